@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The one header shared by the BPF programs and the C++ agent. Every map key
+ * and value, every enum and constant that crosses the kernel/user boundary
+ * lives here and nowhere else. It compiles as BPF C (clang -target bpf) and
+ * as C++20. Rules: <linux/types.h> types, __be32 where bytes are in network
+ * order, explicit padding, no bitfields, a size assert beside every struct.
+ */
+#ifndef XVR_ABI_H
+#define XVR_ABI_H
+
+#include <linux/types.h>
+
+#ifdef __cplusplus
+#define XVR_STATIC_ASSERT(c, m) static_assert(c, m)
+#else
+#define XVR_STATIC_ASSERT(c, m) _Static_assert(c, m)
+#endif
+
+#define XVR_ETH_ALEN 6
+
+/* ---------------------------------------------------------------------------
+ * Hooks: where a program runs. The index is part of the counter key.
+ */
+#define XVR_HOOKS(X)                                                          \
+  X(XDP_POD, 0, "xdp_pod")                                                    \
+  X(TC_POD, 1, "tc_pod")                                                      \
+  X(TC_HOST_EGRESS, 2, "tc_host_egress")                                      \
+  X(XDP_FABRIC, 3, "xdp_fabric")
+
+enum xvr_hook {
+#define XVR_HOOK_ENUM(name, val, str) XVR_HOOK_##name = val,
+  XVR_HOOKS(XVR_HOOK_ENUM)
+#undef XVR_HOOK_ENUM
+  XVR_HOOK_MAX = 4,
+};
+
+/* ---------------------------------------------------------------------------
+ * Verdicts: what happened to the packet, independent of the hook type
+ * (XDP_PASS and TC_ACT_OK are both PASS).
+ */
+#define XVR_VERDICTS(X)                                                       \
+  X(PASS, 0, "pass")                                                          \
+  X(DROP, 1, "drop")                                                          \
+  X(TX, 2, "tx")                                                              \
+  X(REDIRECT, 3, "redirect")
+
+enum xvr_verdict {
+#define XVR_VERDICT_ENUM(name, val, str) XVR_VERDICT_##name = val,
+  XVR_VERDICTS(XVR_VERDICT_ENUM)
+#undef XVR_VERDICT_ENUM
+  XVR_VERDICT_MAX = 4,
+};
+
+/* ---------------------------------------------------------------------------
+ * Reasons. One list for the whole data path. Drop reasons say why a packet
+ * was dropped; pass reasons say why a packet was handed to the kernel
+ * instead of being forwarded in BPF. Library functions return >= 0 for a
+ * verdict and -XVR_R_<REASON> for a drop (Cilium's IS_ERR style).
+ * Numbers are ABI: never renumber, only append.
+ */
+#define XVR_REASONS(X)                                                         \
+  X(OK, 0, "ok", "forwarded or delivered normally")                            \
+  X(TRUNC_ETH, 1, "truncated_ethernet", "frame shorter than an Ethernet header") \
+  X(TRUNC_IP, 2, "truncated_ipv4", "frame shorter than the IPv4 header it announces") \
+  X(BAD_IHL, 3, "bad_ihl", "IPv4 header length field below 5 words")          \
+  X(BAD_IP_VERSION, 4, "bad_ip_version", "IPv4 ethertype but version field is not 4") \
+  X(BAD_IP_LEN, 5, "bad_ip_total_length", "IPv4 total length disagrees with the frame") \
+  X(TTL_EXCEEDED, 6, "ttl_exceeded", "TTL would reach 0 when forwarded")       \
+  X(SPOOFED_IP, 7, "spoofed_source_ip", "source IPv4 is not the endpoint's address") \
+  X(SPOOFED_MAC, 8, "spoofed_source_mac", "source MAC is not the endpoint's MAC") \
+  X(UNKNOWN_IFINDEX, 9, "unknown_endpoint", "ingress interface is not bound to a registered endpoint") \
+  X(UNSUPPORTED_L3, 10, "unsupported_l3", "ethertype other than IPv4 or ARP from a pod") \
+  X(BAD_ARP, 11, "bad_arp", "malformed or non-Ethernet/IPv4 ARP")             \
+  X(ARP_SPOOFED, 12, "arp_spoofed", "ARP sender address is not the endpoint's") \
+  X(REDIRECT_FAILED, 13, "redirect_failed", "target interface missing from the device map") \
+  X(NO_CONFIG, 14, "no_node_config", "node configuration map not yet written by the agent") \
+  X(TRUNC_ARP, 15, "truncated_arp", "frame shorter than an Ethernet/IPv4 ARP packet") \
+  X(PASS_TO_HOST, 32, "to_host", "destination is the node itself")             \
+  X(PASS_NO_ROUTE, 33, "no_route", "destination unknown to xvr, handed to the kernel") \
+  X(PASS_IP_OPTIONS, 34, "ip_options", "IPv4 options are handled by the kernel") \
+  X(PASS_ARP_OTHER, 35, "arp_other", "ARP that xvr does not answer (reply, probe, self)") \
+  X(PASS_NOT_POD, 36, "not_pod_destination", "host egress packet for an address without an endpoint")
+
+enum xvr_reason {
+#define XVR_REASON_ENUM(name, val, str, help) XVR_R_##name = val,
+  XVR_REASONS(XVR_REASON_ENUM)
+#undef XVR_REASON_ENUM
+  XVR_REASON_MAX = 64,
+};
+
+/* Counters: one per-CPU array slot per (hook, verdict, reason). */
+#define XVR_COUNTER_SLOTS (XVR_HOOK_MAX * XVR_VERDICT_MAX * XVR_REASON_MAX)
+
+static inline __u32 xvr_counter_index(__u32 hook, __u32 verdict, __u32 reason) {
+  return (hook * XVR_VERDICT_MAX + verdict) * XVR_REASON_MAX + reason;
+}
+
+struct xvr_counter {
+  __u64 packets;
+  __u64 bytes;
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_counter) == 16, "xvr_counter layout");
+
+/* ---------------------------------------------------------------------------
+ * Endpoints (pods on this node). The same value is stored under two keys:
+ * by the ifindex of the pod's host-side veth (xvr_ep_ifidx: ingress checks)
+ * and by the pod's IPv4 (xvr_ep_ip: delivery).
+ */
+struct xvr_endpoint {
+  __be32 ip;                     /* pod IPv4 */
+  __u32 ifindex;                 /* host-side veth ifindex */
+  __u8 mac[XVR_ETH_ALEN];        /* pod-side MAC (eth0 in the pod) */
+  __u8 host_mac[XVR_ETH_ALEN];   /* host-side veth MAC: the pod's gateway MAC */
+  __u32 flags;                   /* XVR_EP_F_* */
+  __u32 id;                      /* agent-assigned endpoint id */
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_endpoint) == 28, "xvr_endpoint layout");
+
+#define XVR_EP_F_NONE 0u
+
+/* Node configuration, written by the agent into xvr_node[0]. Kept in a map
+ * (not rodata) so a restarted agent can re-use pinned programs. */
+struct xvr_node_cfg {
+  __be32 gateway_ip;      /* pods' gateway, an address of the node */
+  __be32 pod_cidr;        /* network address of the node's pod CIDR */
+  __u32 pod_prefixlen;
+  __u32 host_ifindex;     /* host end of the loopback pair (routes pod CIDR) */
+  __u32 flags;            /* XVR_CFG_F_* */
+  __u32 events_per_sec;   /* drop events per CPU per second, 0 = none */
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_node_cfg) == 24, "xvr_node_cfg layout");
+
+#define XVR_CFG_F_READY 1u
+
+/* ---------------------------------------------------------------------------
+ * Events on the xvr_events ring buffer.
+ */
+#define XVR_EVENT_DROP 1
+#define XVR_EVENT_SNAP_LEN 128
+
+struct xvr_event_hdr {
+  __u64 ts_ns;     /* bpf_ktime_get_ns() */
+  __u32 type;      /* XVR_EVENT_* */
+  __u32 ifindex;   /* ingress interface */
+  __u16 hook;
+  __u16 verdict;
+  __u16 reason;
+  __u16 cap_len;   /* bytes of data[] that are valid */
+  __u32 pkt_len;   /* original packet length */
+  __u32 cpu;
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_event_hdr) == 32, "xvr_event_hdr layout");
+
+struct xvr_drop_event {
+  struct xvr_event_hdr hdr;
+  __u8 data[XVR_EVENT_SNAP_LEN];
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_drop_event) == 160, "xvr_drop_event layout");
+
+/* Per-CPU token bucket that rate-limits events. */
+struct xvr_ratelimit {
+  __u64 window_start_ns;
+  __u64 sent;
+  __u64 suppressed;
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_ratelimit) == 24, "xvr_ratelimit layout");
+
+/* ---------------------------------------------------------------------------
+ * Map names (<= 15 chars, pinned by name under <bpfRoot>/maps) and sizes.
+ */
+#define XVR_MAP_EP_IFINDEX "xvr_ep_ifidx"
+#define XVR_MAP_EP_IP "xvr_ep_ip"
+#define XVR_MAP_DEVMAP "xvr_devmap"
+#define XVR_MAP_COUNTERS "xvr_counters"
+#define XVR_MAP_EVENTS "xvr_events"
+#define XVR_MAP_NODE "xvr_node"
+#define XVR_MAP_RATELIMIT "xvr_evrl"
+
+#ifndef XVR_MAX_ENDPOINTS
+#define XVR_MAX_ENDPOINTS 4096
+#endif
+#ifndef XVR_EVENTS_BYTES
+#define XVR_EVENTS_BYTES (256 * 1024)
+#endif
+
+#endif /* XVR_ABI_H */
