@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Host-originated traffic to pods (kubelet probes, hostNetwork pods). The
+ * node routes the pod CIDR into the host end of a veth pair with ARP off,
+ * so frames arrive here addressed to that device's own MAC; TC egress then
+ * addresses them to the pod and redirects them to the pod's host veth.
+ */
+#ifndef XVR_LIB_HOST_H
+#define XVR_LIB_HOST_H
+
+#include "ctx.h"
+#include "ipv4.h"
+
+static __always_inline int host_to_pod(struct __sk_buff *skb)
+{
+	const struct xvr_endpoint *dst;
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	void *data, *data_end;
+	int ret;
+
+	ctx_pull(skb, sizeof(struct ethhdr) + sizeof(struct iphdr));
+	data = ctx_data(skb);
+	data_end = ctx_data_end(skb);
+	eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return -XVR_R_TRUNC_ETH;
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_POD);
+	ret = ipv4_parse(data, data_end, skb->len, &ip);
+	if (ret < 0)
+		return ret;
+	dst = bpf_map_lookup_elem(&xvr_ep_ip, &ip->daddr);
+	if (!dst)
+		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_POD);
+	mac_copy(eth->h_dest, dst->mac);
+	mac_copy(eth->h_source, dst->host_mac);
+	if (bpf_redirect(dst->ifindex, 0) != TC_ACT_REDIRECT)
+		return -XVR_R_REDIRECT_FAILED;
+	return XVR_RET(XVR_VERDICT_REDIRECT, XVR_R_OK);
+}
+
+#endif

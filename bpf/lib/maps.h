@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Every map of the data path. Pinned by name under <bpfRoot>/maps, so all
+ * program objects share them and they outlive the agent. */
+#ifndef XVR_LIB_MAPS_H
+#define XVR_LIB_MAPS_H
+
+#include "common.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XVR_MAX_ENDPOINTS);
+	__type(key, __u32); /* host-side veth ifindex */
+	__type(value, struct xvr_endpoint);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_ep_ifidx SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XVR_MAX_ENDPOINTS);
+	__type(key, __be32); /* pod IPv4 */
+	__type(value, struct xvr_endpoint);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_ep_ip SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, XVR_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_devmap SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XVR_COUNTER_SLOTS);
+	__type(key, __u32);
+	__type(value, struct xvr_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XVR_EVENTS_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xvr_node_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_node SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xvr_ratelimit);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_evrl SEC(".maps");
+
+static __always_inline const struct xvr_node_cfg *node_cfg(void)
+{
+	__u32 zero = 0;
+	const struct xvr_node_cfg *cfg = bpf_map_lookup_elem(&xvr_node, &zero);
+
+	if (cfg && !(cfg->flags & XVR_CFG_F_READY))
+		return 0;
+	return cfg;
+}
+
+#endif

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Traffic from a pod, seen on the host side of its veth. Written once over
+ * ctx.h; built as xdp_pod (XDP) and tc_pod (TC ingress).
+ */
+#ifndef XVR_LIB_POD_H
+#define XVR_LIB_POD_H
+
+#include "ctx.h"
+#include "arp.h"
+#include "ipv4.h"
+
+/* Enough linear bytes for Ethernet + ARP or Ethernet + IPv4 w/o options. */
+#define POD_PULL_LEN (sizeof(struct ethhdr) + sizeof(struct arp_eth_ipv4))
+
+static __always_inline int pod_forward_ipv4(struct xvr_ctx *ctx, const struct xvr_endpoint *src)
+{
+	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
+	struct ethhdr *eth = data;
+	const struct xvr_node_cfg *cfg;
+	const struct xvr_endpoint *dst;
+	struct iphdr *ip;
+	int ret;
+
+	ret = ipv4_parse(data, data_end, ctx_full_len(ctx), &ip);
+	if (ret < 0)
+		return ret;
+	if (ip->saddr != src->ip)
+		return -XVR_R_SPOOFED_IP;
+	if (ip->ihl != 5)
+		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_IP_OPTIONS);
+
+	cfg = node_cfg();
+	if (!cfg)
+		return -XVR_R_NO_CONFIG;
+	if (ip->daddr == cfg->gateway_ip)
+		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_TO_HOST);
+
+	dst = bpf_map_lookup_elem(&xvr_ep_ip, &ip->daddr);
+	if (!dst)
+		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NO_ROUTE);
+	if (ip->ttl <= 1)
+		return -XVR_R_TTL_EXCEEDED;
+
+	ipv4_dec_ttl(ip);
+	mac_copy(eth->h_dest, dst->mac);
+	mac_copy(eth->h_source, dst->host_mac);
+	if (ctx_redirect_pod(ctx, dst->ifindex) < 0)
+		return -XVR_R_REDIRECT_FAILED;
+	return XVR_RET(XVR_VERDICT_REDIRECT, XVR_R_OK);
+}
+
+static __always_inline int pod_handle(struct xvr_ctx *ctx)
+{
+	const struct xvr_endpoint *src;
+	struct ethhdr *eth;
+	__u32 ifindex = ctx_ifindex(ctx);
+	void *data, *data_end;
+	int ret;
+
+	ctx_pull(ctx, POD_PULL_LEN);
+	data = ctx_data(ctx);
+	data_end = ctx_data_end(ctx);
+	eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return -XVR_R_TRUNC_ETH;
+
+	src = bpf_map_lookup_elem(&xvr_ep_ifidx, &ifindex);
+	if (!src)
+		return -XVR_R_UNKNOWN_IFINDEX;
+	if (!mac_eq(eth->h_source, src->mac))
+		return -XVR_R_SPOOFED_MAC;
+
+	switch (eth->h_proto) {
+	case bpf_htons(ETH_P_IP):
+		return pod_forward_ipv4(ctx, src);
+	case bpf_htons(ETH_P_ARP):
+		ret = arp_proxy_reply(data, data_end, src);
+		if (ret >= 0 && XVR_RET_VERDICT(ret) == XVR_VERDICT_TX && ctx_bounce(ctx) < 0)
+			return -XVR_R_REDIRECT_FAILED;
+		return ret;
+	default:
+		return -XVR_R_UNSUPPORTED_L3;
+	}
+}
+
+#endif
