@@ -1,0 +1,58 @@
+// The production Dataplane: pinned BPF maps and programs.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "agent/dataplane/attach.h"
+#include "agent/dataplane/bpf_map.h"
+#include "agent/dataplane/dataplane.h"
+#include "agent/dataplane/programs.h"
+#include "xvr/abi.h"
+
+namespace xvr {
+
+struct BpfDataplaneOptions {
+  std::string bpf_root = "/sys/fs/bpf/xvr";
+  XdpMode xdp_mode = XdpMode::kNative;
+  bool pod_attach_tc = false;   // spec.podAttach: tc
+  Ipv4Prefix pod_cidr;
+  Ipv4Addr gateway;
+  std::string host_ifname = "xvr_host";
+  std::string host_peer_ifname = "xvr_net";
+  uint32_t mtu = 1500;
+  uint32_t events_per_sec = 100;
+};
+
+class BpfDataplane : public Dataplane {
+ public:
+  // Mounts bpffs if needed, loads or re-uses the programs, creates the host
+  // loopback pair, attaches tc_host_egress and writes the node config.
+  static absl::StatusOr<std::unique_ptr<BpfDataplane>> Create(const BpfDataplaneOptions& opts);
+
+  absl::StatusOr<LinkInfo> ResolveLink(const std::string& ifname) override;
+  absl::Status UpsertEndpoint(const DpEndpoint& ep) override;
+  absl::Status RemoveEndpoint(const DpEndpoint& ep) override;
+  absl::StatusOr<std::vector<CounterRow>> ReadCounters() override;
+
+  const ProgramSet& programs() const { return progs_; }
+  int events_fd() const { return events_fd_.get(); }
+  const BpfDataplaneOptions& options() const { return opts_; }
+
+ private:
+  explicit BpfDataplane(BpfDataplaneOptions opts) : opts_(std::move(opts)) {}
+  std::string links_dir() const { return opts_.bpf_root + "/links"; }
+
+  BpfDataplaneOptions opts_;
+  ProgramSet progs_;
+  BpfMap<__u32, xvr_endpoint> ep_by_ifindex_;
+  BpfMap<__be32, xvr_endpoint> ep_by_ip_;
+  BpfMap<__u32, __u32> devmap_;
+  BpfMap<__u32, xvr_node_cfg> node_;
+  PerCpuArray<xvr_counter> counters_;
+  UniqueFd events_fd_;
+  std::mutex mu_;  // serialises attach/detach on one interface
+};
+
+}  // namespace xvr

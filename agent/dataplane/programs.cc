@@ -1,0 +1,105 @@
+#include "agent/dataplane/programs.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "agent/common/status_macros.h"
+#include "agent/dataplane/bpffs.h"
+#include "spdlog/spdlog.h"
+#include "xvr/abi.h"
+#include "xvr/skel/tc_host_egress.skel.h"
+#include "xvr/skel/tc_pod.skel.h"
+#include "xvr/skel/xdp_pod.skel.h"
+
+namespace xvr {
+namespace {
+
+uint64_t Fnv1a(const void* data, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  const auto* p = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+template <typename Skel>
+std::string PinName(const char* name) {
+  size_t sz = 0;
+  const void* bytes = Skel::elf_bytes(&sz);
+  return absl::StrFormat("%s-%016x", name, Fnv1a(bytes, sz));
+}
+
+// One template for every skeleton (bpftool's C++ static methods).
+template <typename Skel>
+absl::StatusOr<UniqueFd> LoadSkeleton(const std::string& maps_dir, const char* name) {
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = maps_dir.c_str());
+  std::unique_ptr<Skel, void (*)(Skel*)> skel(Skel::open(&opts), &Skel::destroy);
+  if (!skel) return ErrnoStatus(errno, absl::StrCat("open BPF object ", name));
+  if (int err = Skel::load(skel.get()); err != 0) {
+    return ErrnoStatus(err, absl::StrCat("load BPF object ", name,
+                                         " (a pinned map from an incompatible build? remove ",
+                                         maps_dir, ")"));
+  }
+  bpf_program* prog = bpf_object__next_program(skel->obj, nullptr);
+  if (!prog) return absl::InternalError(absl::StrCat("no program in BPF object ", name));
+  // dup: the program must outlive the skeleton, which owns the original fd.
+  int fd = ::dup(bpf_program__fd(prog));
+  if (fd < 0) return ErrnoStatus(errno, "dup program fd");
+  return UniqueFd(fd);
+}
+
+template <typename Skel>
+absl::StatusOr<UniqueFd> LoadOrReuse(const std::string& root, const char* name, bool* reused) {
+  const std::string progs_dir = root + "/progs";
+  const std::string pin = progs_dir + "/" + PinName<Skel>(name);
+  if (int fd = bpf_obj_get(pin.c_str()); fd >= 0) {
+    spdlog::info("re-using pinned program {}", pin);
+    return UniqueFd(fd);
+  }
+  *reused = false;
+  ASSIGN_OR_RETURN(UniqueFd fd, LoadSkeleton<Skel>(root + "/maps", name));
+  if (bpf_obj_pin(fd.get(), pin.c_str()) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("pin ", pin));
+  }
+  spdlog::info("loaded and pinned program {}", pin);
+  // Older builds' pins go; their attachments are moved by the caller.
+  const std::string prefix = absl::StrCat(name, "-");
+  for (const auto& e : std::filesystem::directory_iterator(progs_dir)) {
+    const std::string f = e.path().filename().string();
+    if (absl::StartsWith(f, prefix) && e.path().string() != pin) {
+      std::filesystem::remove(e.path());
+    }
+  }
+  return fd;
+}
+
+}  // namespace
+
+absl::StatusOr<ProgramSet> LoadOrReusePrograms(const std::string& bpf_root) {
+  RETURN_IF_ERROR(EnsureBpffs(bpf_root));
+  RETURN_IF_ERROR(MakeDirs(bpf_root + "/maps"));
+  RETURN_IF_ERROR(MakeDirs(bpf_root + "/progs"));
+  RETURN_IF_ERROR(MakeDirs(bpf_root + "/links"));
+  // Programs hold references to the maps they were loaded with: if the map
+  // pins are gone, pinned programs would write into maps nobody can read.
+  if (!std::filesystem::exists(bpf_root + "/maps/" XVR_MAP_NODE)) {
+    for (const auto& e : std::filesystem::directory_iterator(bpf_root + "/progs")) {
+      std::filesystem::remove(e.path());
+    }
+  }
+  ProgramSet set;
+  set.reused = true;
+  ASSIGN_OR_RETURN(set.xdp_pod, LoadOrReuse<xvr_xdp_pod>(bpf_root, "xdp_pod", &set.reused));
+  ASSIGN_OR_RETURN(set.tc_pod, LoadOrReuse<xvr_tc_pod>(bpf_root, "tc_pod", &set.reused));
+  ASSIGN_OR_RETURN(set.tc_host_egress,
+                   LoadOrReuse<xvr_tc_host_egress>(bpf_root, "tc_host_egress", &set.reused));
+  return set;
+}
+
+}  // namespace xvr

@@ -1,0 +1,48 @@
+// RAII owners for libnl objects and the route-netlink calls the agent makes.
+#pragma once
+
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "agent/common/net_types.h"
+
+namespace xvr {
+
+struct NlSockDeleter {
+  void operator()(nl_sock* s) const { nl_socket_free(s); }
+};
+using NlSock = std::unique_ptr<nl_sock, NlSockDeleter>;
+
+struct NlObjectDeleter {
+  void operator()(void* o) const { nl_object_put(static_cast<nl_object*>(o)); }
+};
+template <typename T>
+using NlObject = std::unique_ptr<T, NlObjectDeleter>;
+
+// A connected NETLINK_ROUTE socket.
+absl::StatusOr<NlSock> ConnectRoute();
+
+absl::Status NlStatus(int nlerr, const std::string& what);
+
+struct LinkAttrs {
+  uint32_t ifindex = 0;
+  MacAddr mac;
+  unsigned flags = 0;
+};
+absl::StatusOr<LinkAttrs> GetLink(nl_sock* sock, const std::string& ifname);
+
+// The host loopback pair: `host` (ARP off, carries the gateway /32 and the
+// pod-CIDR route) and its peer. Idempotent.
+absl::StatusOr<LinkAttrs> EnsureHostPair(const std::string& host, const std::string& peer,
+                                         Ipv4Addr gateway, const Ipv4Prefix& pod_cidr,
+                                         uint32_t mtu);
+
+// Writes /proc/sys/net/ipv4/conf/<ifname>/<key> in the caller's netns.
+absl::Status SetIpv4ConfSysctl(const std::string& ifname, const std::string& key,
+                               const std::string& value);
+
+}  // namespace xvr
