@@ -36,6 +36,14 @@ class BpfDataplane : public Dataplane {
   absl::Status RemoveEndpoint(const DpEndpoint& ep) override;
   absl::StatusOr<std::vector<CounterRow>> ReadCounters() override;
 
+  // Drop events suppressed by the rate limit and lost to a full ring
+  // buffer, summed over CPUs.
+  struct EventCounts {
+    uint64_t suppressed = 0;
+    uint64_t lost = 0;
+  };
+  EventCounts ReadEventCounts() const;
+
   const ProgramSet& programs() const { return progs_; }
   int events_fd() const { return events_fd_.get(); }
   const BpfDataplaneOptions& options() const { return opts_; }
@@ -43,6 +51,8 @@ class BpfDataplane : public Dataplane {
  private:
   explicit BpfDataplane(BpfDataplaneOptions opts) : opts_(std::move(opts)) {}
   std::string links_dir() const { return opts_.bpf_root + "/links"; }
+  // xdp_pod_peer on the pod side, inside the pod's netns.
+  absl::Status AttachPeer(const DpEndpoint& ep);
 
   BpfDataplaneOptions opts_;
   ProgramSet progs_;
@@ -51,6 +61,7 @@ class BpfDataplane : public Dataplane {
   BpfMap<__u32, __u32> devmap_;
   BpfMap<__u32, xvr_node_cfg> node_;
   PerCpuArray<xvr_counter> counters_;
+  PerCpuArray<xvr_ratelimit> ratelimit_;
   UniqueFd events_fd_;
   std::mutex mu_;  // serialises attach/detach on one interface
 };

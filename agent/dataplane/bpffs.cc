@@ -11,17 +11,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/common/status_macros.h"
+#include "agent/state/atomic_file.h"
 #include "spdlog/spdlog.h"
 
 namespace xvr {
-
-absl::Status MakeDirs(const std::string& path, unsigned mode) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return ErrnoStatus(ec.value(), absl::StrCat("mkdir ", path));
-  ::chmod(path.c_str(), mode);
-  return absl::OkStatus();
-}
 
 static bool OnBpffs(const std::string& path) {
   struct statfs st {};
@@ -35,7 +28,7 @@ absl::Status EnsureBpffs(const std::string& root) {
   if (!OnBpffs(p.string())) {
     const std::string target =
         absl::StartsWith(root, "/sys/fs/bpf") ? std::string("/sys/fs/bpf") : root;
-    RETURN_IF_ERROR(MakeDirs(target));
+    RETURN_IF_ERROR(MakeDirs(target, 0700));
     if (!OnBpffs(target)) {
       if (::mount("bpf", target.c_str(), "bpf", 0, "mode=0700") != 0) {
         return ErrnoStatus(errno, absl::StrCat("mount bpffs on ", target));
@@ -43,7 +36,7 @@ absl::Status EnsureBpffs(const std::string& root) {
       spdlog::info("mounted bpffs on {}", target);
     }
   }
-  return MakeDirs(root);
+  return MakeDirs(root, 0700);
 }
 
 }  // namespace xvr

@@ -10,7 +10,4 @@ namespace xvr {
 // /sys/fs/bpf when root is below it, else at root), and creates root.
 absl::Status EnsureBpffs(const std::string& root);
 
-// mkdir -p.
-absl::Status MakeDirs(const std::string& path, unsigned mode = 0700);
-
 }  // namespace xvr

@@ -21,6 +21,8 @@ struct DpEndpoint {
   std::string host_ifname;
   uint32_t host_ifindex = 0;
   MacAddr host_mac;       // host-side veth MAC (the pod's gateway MAC)
+  std::string netns;      // the pod's netns path (CNI_NETNS)
+  std::string pod_ifname; // the pod-side interface (CNI_IFNAME)
 };
 
 struct LinkInfo {

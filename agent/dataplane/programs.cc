@@ -12,11 +12,13 @@
 #include "absl/strings/str_format.h"
 #include "agent/common/status_macros.h"
 #include "agent/dataplane/bpffs.h"
+#include "agent/state/atomic_file.h"
 #include "spdlog/spdlog.h"
 #include "xvr/abi.h"
 #include "xvr/skel/tc_host_egress.skel.h"
 #include "xvr/skel/tc_pod.skel.h"
 #include "xvr/skel/xdp_pod.skel.h"
+#include "xvr/skel/xdp_pod_peer.skel.h"
 
 namespace xvr {
 namespace {
@@ -41,6 +43,19 @@ absl::StatusOr<UniqueFd> LoadSkeleton(const std::string& maps_dir, const char* n
   LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = maps_dir.c_str());
   std::unique_ptr<Skel, void (*)(Skel*)> skel(Skel::open(&opts), &Skel::destroy);
   if (!skel) return ErrnoStatus(errno, absl::StrCat("open BPF object ", name));
+  // The kernel adds BPF_F_RDONLY_PROG to every devmap it creates, so
+  // libbpf 1.1's pinned-map compatibility check never matches a pinned
+  // devmap. Hand it the pinned map ourselves (the agent checks key and
+  // value sizes when it opens the pins).
+  bpf_map* map = nullptr;
+  bpf_object__for_each_map(map, skel->obj) {
+    if (bpf_map__type(map) != BPF_MAP_TYPE_DEVMAP_HASH) continue;
+    const std::string pin = absl::StrCat(maps_dir, "/", bpf_map__name(map));
+    UniqueFd fd(bpf_obj_get(pin.c_str()));
+    if (fd.valid() && bpf_map__reuse_fd(map, fd.get()) != 0) {
+      return ErrnoStatus(errno, absl::StrCat("re-use pinned map ", pin));
+    }
+  }
   if (int err = Skel::load(skel.get()); err != 0) {
     return ErrnoStatus(err, absl::StrCat("load BPF object ", name,
                                          " (a pinned map from an incompatible build? remove ",
@@ -83,9 +98,9 @@ absl::StatusOr<UniqueFd> LoadOrReuse(const std::string& root, const char* name, 
 
 absl::StatusOr<ProgramSet> LoadOrReusePrograms(const std::string& bpf_root) {
   RETURN_IF_ERROR(EnsureBpffs(bpf_root));
-  RETURN_IF_ERROR(MakeDirs(bpf_root + "/maps"));
-  RETURN_IF_ERROR(MakeDirs(bpf_root + "/progs"));
-  RETURN_IF_ERROR(MakeDirs(bpf_root + "/links"));
+  RETURN_IF_ERROR(MakeDirs(bpf_root + "/maps", 0700));
+  RETURN_IF_ERROR(MakeDirs(bpf_root + "/progs", 0700));
+  RETURN_IF_ERROR(MakeDirs(bpf_root + "/links", 0700));
   // Programs hold references to the maps they were loaded with: if the map
   // pins are gone, pinned programs would write into maps nobody can read.
   if (!std::filesystem::exists(bpf_root + "/maps/" XVR_MAP_NODE)) {
@@ -99,6 +114,8 @@ absl::StatusOr<ProgramSet> LoadOrReusePrograms(const std::string& bpf_root) {
   ASSIGN_OR_RETURN(set.tc_pod, LoadOrReuse<xvr_tc_pod>(bpf_root, "tc_pod", &set.reused));
   ASSIGN_OR_RETURN(set.tc_host_egress,
                    LoadOrReuse<xvr_tc_host_egress>(bpf_root, "tc_host_egress", &set.reused));
+  ASSIGN_OR_RETURN(set.xdp_pod_peer,
+                   LoadOrReuse<xvr_xdp_pod_peer>(bpf_root, "xdp_pod_peer", &set.reused));
   return set;
 }
 

@@ -12,6 +12,7 @@ struct ProgramSet {
   UniqueFd xdp_pod;
   UniqueFd tc_pod;
   UniqueFd tc_host_egress;
+  UniqueFd xdp_pod_peer;
   // True when every program was found pinned with the embedded object's
   // hash, i.e. nothing was loaded.
   bool reused = false;

@@ -17,8 +17,9 @@ static __always_inline void count(__u32 hook, __u32 verdict, __u32 reason, __u32
 	}
 }
 
-/* Per-CPU window of one second; at most cfg->events_per_sec events each. */
-static __always_inline int event_allowed(void)
+/* Per-CPU window of one second; at most cfg->events_per_sec events each.
+ * Returns the CPU's rate-limit slot when an event may be sent, else 0. */
+static __always_inline struct xvr_ratelimit *event_allowed(void)
 {
 	const struct xvr_node_cfg *cfg = node_cfg();
 	__u32 zero = 0;
@@ -37,20 +38,23 @@ static __always_inline int event_allowed(void)
 		return 0;
 	}
 	rl->sent++;
-	return 1;
+	return rl;
 }
 
 static __always_inline void emit_drop(struct xvr_ctx *ctx, __u32 hook, __u32 reason, __u32 len)
 {
+	struct xvr_ratelimit *rl = event_allowed();
 	struct xvr_drop_event *ev;
 	/* 64-bit so the verifier keeps the bounds of the copy length. */
 	__u64 cap = len;
 
-	if (!event_allowed())
+	if (!rl)
 		return;
 	ev = bpf_ringbuf_reserve(&xvr_events, sizeof(*ev), 0);
-	if (!ev)
+	if (!ev) {
+		rl->lost++;
 		return;
+	}
 	if (cap > XVR_EVENT_SNAP_LEN)
 		cap = XVR_EVENT_SNAP_LEN;
 	ev->hdr.ts_ns = bpf_ktime_get_ns();

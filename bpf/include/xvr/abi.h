@@ -161,10 +161,11 @@ XVR_STATIC_ASSERT(sizeof(struct xvr_drop_event) == 160, "xvr_drop_event layout")
 /* Per-CPU token bucket that rate-limits events. */
 struct xvr_ratelimit {
   __u64 window_start_ns;
-  __u64 sent;
-  __u64 suppressed;
+  __u64 sent;        /* in the current window */
+  __u64 suppressed;  /* total, over the rate */
+  __u64 lost;        /* total, ring buffer full */
 };
-XVR_STATIC_ASSERT(sizeof(struct xvr_ratelimit) == 24, "xvr_ratelimit layout");
+XVR_STATIC_ASSERT(sizeof(struct xvr_ratelimit) == 32, "xvr_ratelimit layout");
 
 /* ---------------------------------------------------------------------------
  * Map names (<= 15 chars, pinned by name under <bpfRoot>/maps) and sizes.

@@ -1,0 +1,88 @@
+// The agent's HTTP API (docs/API.md) on a unix socket, served by
+// cpp-httplib's thread pool over the EndpointManager. A request can never
+// take the agent down: every handler turns whatever goes wrong into a JSON
+// error answer.
+#pragma once
+
+#include "nlohmann/json.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "agent/endpoints/endpoint_manager.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace xvr {
+
+// Ring-buffer event accounting shown by GET /v1/stats.
+struct EventStats {
+  uint64_t lost = 0;        // dropped because the ring buffer was full
+  uint64_t suppressed = 0;  // not emitted because of the rate limit
+};
+
+struct ApiServerOptions {
+  std::string socket_path = "/run/xvr/agent.sock";
+  size_t max_body_bytes = 1 << 20;
+  // Supplies the "events" object of /v1/stats; zeros when unset.
+  std::function<EventStats()> event_stats;
+  // Supplies GET /v1/drops (recent drop events); 404 when unset.
+  std::function<nlohmann::json()> drops;
+};
+
+class ApiServer {
+ public:
+  // `endpoints` must outlive the server.
+  ApiServer(ApiServerOptions opts, EndpointManager& endpoints);
+  ~ApiServer();  // Stop()s
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Creates the socket's parent directory (0755) if missing, replaces a
+  // stale socket file (AlreadyExists if another process still answers on
+  // it, FailedPrecondition if the path is not a socket), binds, sets mode
+  // 0600 and starts serving on a background thread. Returns once requests
+  // are accepted.
+  absl::Status Start();
+  // Stops accepting, waits for the serving thread and removes the socket
+  // file. Idempotent.
+  void Stop();
+
+  // Until set, /healthz answers 503 and mutating calls 503. The agent sets
+  // it after Restore() and once the programs are loaded.
+  void SetReady(bool ready) { ready_.store(ready); }
+  bool ready() const { return ready_.load(); }
+
+ private:
+  void Route(httplib::Server& svr);
+  // Handlers answer through the Response; never throw.
+  void HandleRegister(const httplib::Request& req, httplib::Response& res);
+  void HandleList(const httplib::Request& req, httplib::Response& res);
+  void HandleGet(const httplib::Request& req, httplib::Response& res);
+  void HandleDelete(const httplib::Request& req, httplib::Response& res);
+  void HandleGc(const httplib::Request& req, httplib::Response& res);
+  void HandleHealthz(const httplib::Request& req, httplib::Response& res);
+  void HandleStats(const httplib::Request& req, httplib::Response& res);
+
+  ApiServerOptions opts_;
+  EndpointManager& endpoints_;
+  std::atomic<bool> ready_{false};
+  std::unique_ptr<httplib::Server> svr_;
+  std::thread thread_;
+};
+
+// HTTP status for a Status code as the API documents it (400, 404, 503,
+// 507, ...).
+int HttpStatusFor(const absl::Status& st);
+
+}  // namespace xvr

@@ -1,0 +1,124 @@
+#include "agent/app/agent_app.h"
+
+#include <signal.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "agent/api/api_server.h"
+#include "agent/common/status_macros.h"
+#include "agent/config/vrouter.h"
+#include "agent/dataplane/bpf_dataplane.h"
+#include "agent/endpoints/endpoint_manager.h"
+#include "agent/events/drop_events.h"
+#include "agent/netlink/link_watcher.h"
+#include "agent/state/state_store.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
+
+namespace xvr {
+namespace {
+
+void SetupLogging(const VRouterConfig& cfg) {
+  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+  if (cfg.log_format == LogFormat::kJson) {
+    spdlog::set_pattern(
+        R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","node":")" + cfg.node_name +
+        R"(","msg":"%v"})");
+  } else {
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  }
+}
+
+BpfDataplaneOptions DataplaneOptions(const VRouterConfig& cfg) {
+  BpfDataplaneOptions o;
+  o.bpf_root = cfg.bpf_root;
+  o.xdp_mode = cfg.agent_mode == AgentMode::kXdpGeneric ? XdpMode::kGeneric : XdpMode::kNative;
+  o.pod_attach_tc = cfg.pod_attach == PodAttach::kTc;
+  o.pod_cidr = cfg.pod_cidr;
+  o.gateway = cfg.gateway_ip;
+  o.host_ifname = cfg.host_interface;
+  o.host_peer_ifname = cfg.host_peer_interface;
+  o.mtu = cfg.mtu;
+  o.events_per_sec = cfg.events_per_second;
+  return o;
+}
+
+// Blocks until SIGTERM or SIGINT.
+void WaitForTermination() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("signal {}: stopping; programs stay attached and keep forwarding", sig);
+}
+
+}  // namespace
+
+absl::Status RunAgent(const AgentFlags& flags) {
+  // Signals go to sigwait, not to whichever thread the kernel picks; block
+  // them before any thread starts so every thread inherits the mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  ASSIGN_OR_RETURN(VRouterConfig cfg, LoadVRouterFile(flags.config_path));
+  SetupLogging(cfg);
+  spdlog::info("xvr-agent on node {}: podCIDR {}, gateway {}, mode {}, podAttach {}",
+               cfg.node_name, cfg.pod_cidr.ToString(), cfg.gateway_ip.ToString(),
+               AgentModeName(cfg.agent_mode), PodAttachName(cfg.pod_attach));
+  if (!flags.manifests_dir.empty()) {
+    if (!std::filesystem::is_directory(flags.manifests_dir)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--manifests ", flags.manifests_dir, ": not a directory"));
+    }
+    spdlog::info("manifests dir {}: single-node mode, no remote nodes are read yet",
+                 flags.manifests_dir);
+  }
+
+  ASSIGN_OR_RETURN(std::unique_ptr<BpfDataplane> dp,
+                   BpfDataplane::Create(DataplaneOptions(cfg)));
+  StateStore store(cfg.state_dir);
+  ASSIGN_OR_RETURN(std::unique_ptr<EndpointManager> endpoints,
+                   EndpointManager::Create(PodNetwork::FromConfig(cfg), *dp, store));
+
+  // Watch links before restoring, so a veth that vanishes during the
+  // restore is not missed.
+  LinkWatcher links({
+      .on_deleted = [&](uint32_t ifindex, const std::string&) { endpoints->OnLinkDeleted(ifindex); },
+      .on_resync = [&] { endpoints->ResyncLinks(); },
+  });
+  RETURN_IF_ERROR(links.Start());
+
+  ASSIGN_OR_RETURN(RestoreReport report, endpoints->Restore());
+  spdlog::info("restored endpoints: {} kept, {} dropped (veth gone), {} failed", report.kept,
+               report.dropped, report.failed);
+
+  DropEventReader drops;
+  RETURN_IF_ERROR(drops.Start(dp->events_fd()));
+
+  ApiServerOptions api_opts;
+  api_opts.socket_path = cfg.api_socket;
+  api_opts.event_stats = [&dp] {
+    const BpfDataplane::EventCounts c = dp->ReadEventCounts();
+    return EventStats{c.lost, c.suppressed};
+  };
+  api_opts.drops = [&drops] { return drops.ToJson(); };
+  ApiServer api(api_opts, *endpoints);
+  RETURN_IF_ERROR(api.Start());
+  api.SetReady(true);
+  spdlog::info("ready: API on {}", cfg.api_socket);
+
+  WaitForTermination();
+  api.Stop();
+  links.Stop();
+  drops.Stop();
+  return absl::OkStatus();
+}
+
+}  // namespace xvr

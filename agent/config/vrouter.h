@@ -1,0 +1,66 @@
+// The VRouter resource: the per-node configuration of xvr-agent, in the shape
+// of CN2's vRouter custom resource (apiVersion xvr.dev/v1alpha1, kind
+// VRouter). Parsed strictly: an unknown or mistyped field is an error that
+// names its path, because a silently ignored typo (podCidr) on a data-path
+// component shows up much later as a packet loss nobody can explain.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "agent/common/net_types.h"
+
+namespace xvr {
+
+// spec.agentModeType: how XDP programs attach to the fabric NIC.
+enum class AgentMode {
+  kXdp,         // "xdp": native (driver) mode
+  kXdpGeneric,  // "xdp-generic": skb (generic) mode
+};
+
+// spec.podAttach: which hook carries traffic from pods on their host veth.
+enum class PodAttach {
+  kXdp,  // "xdp": xdp_pod
+  kTc,   // "tc": tc_pod on TC ingress (keeps veth TSO/GRO; see DESIGN.md §3)
+};
+
+enum class LogFormat { kText, kJson };
+
+inline constexpr char kVRouterApiVersion[] = "xvr.dev/v1alpha1";
+inline constexpr char kVRouterKind[] = "VRouter";
+
+struct VRouterConfig {
+  std::string name;  // metadata.name, informational
+  std::string node_name;
+  AgentMode agent_mode = AgentMode::kXdp;
+  PodAttach pod_attach = PodAttach::kXdp;
+  Ipv4Prefix pod_cidr;
+  Ipv4Addr gateway_ip;           // defaults to the first address of pod_cidr
+  std::string fabric_interface;  // empty: no fabric NIC program
+  std::string bpf_root = "/sys/fs/bpf/xvr";
+  std::string api_socket = "/run/xvr/agent.sock";
+  std::string state_dir = "/var/lib/xvr";
+  uint32_t mtu = 1500;
+  // Host loopback veth pair: the node routes the pod CIDR into
+  // host_interface (tc_host_egress runs there); host_peer_interface is its
+  // other end.
+  std::string host_interface = "xvr_host";
+  std::string host_peer_interface = "xvr_net";
+  std::string log_level = "info";  // trace|debug|info|warn|error (spdlog names)
+  LogFormat log_format = LogFormat::kText;
+  uint32_t events_per_second = 100;  // drop events per CPU per second, 0 = none
+};
+
+// Parses one YAML document holding a VRouter object. Every error message
+// starts with the path of the offending field ("spec.podCIDR: ...").
+absl::StatusOr<VRouterConfig> ParseVRouter(const std::string& yaml_text);
+// Reads and parses a file; errors are prefixed with the file name.
+absl::StatusOr<VRouterConfig> LoadVRouterFile(const std::string& path);
+
+const char* AgentModeName(AgentMode m);
+const char* PodAttachName(PodAttach a);
+const char* LogFormatName(LogFormat f);
+
+}  // namespace xvr

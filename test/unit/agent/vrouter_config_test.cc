@@ -1,0 +1,232 @@
+#include "agent/config/vrouter.h"
+
+#include <fstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "temp_dir.h"
+
+namespace xvr {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr char kMinimal[] = R"(
+apiVersion: xvr.dev/v1alpha1
+kind: VRouter
+metadata:
+  name: node-a
+spec:
+  nodeName: node-a
+  podCIDR: 10.244.1.0/24
+)";
+
+// kMinimal with `line` appended under spec (indented by the caller).
+std::string WithSpec(const std::string& line) { return std::string(kMinimal) + "  " + line + "\n"; }
+
+std::string ErrorOf(const std::string& yaml) {
+  absl::StatusOr<VRouterConfig> cfg = ParseVRouter(yaml);
+  EXPECT_FALSE(cfg.ok()) << "parsed unexpectedly:\n" << yaml;
+  if (cfg.ok()) return "";
+  EXPECT_EQ(cfg.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(cfg.status().message());
+}
+
+TEST(VRouterConfig, MinimalSpecGetsDocumentedDefaults) {
+  absl::StatusOr<VRouterConfig> cfg = ParseVRouter(kMinimal);
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  EXPECT_EQ(cfg->name, "node-a");
+  EXPECT_EQ(cfg->node_name, "node-a");
+  EXPECT_EQ(cfg->agent_mode, AgentMode::kXdp);
+  EXPECT_EQ(cfg->pod_attach, PodAttach::kXdp);
+  EXPECT_EQ(cfg->pod_cidr.ToString(), "10.244.1.0/24");
+  EXPECT_EQ(cfg->gateway_ip.ToString(), "10.244.1.1");
+  EXPECT_EQ(cfg->fabric_interface, "");
+  EXPECT_EQ(cfg->bpf_root, "/sys/fs/bpf/xvr");
+  EXPECT_EQ(cfg->api_socket, "/run/xvr/agent.sock");
+  EXPECT_EQ(cfg->state_dir, "/var/lib/xvr");
+  EXPECT_EQ(cfg->mtu, 1500u);
+  EXPECT_EQ(cfg->host_interface, "xvr_host");
+  EXPECT_EQ(cfg->host_peer_interface, "xvr_net");
+  EXPECT_EQ(cfg->log_level, "info");
+  EXPECT_EQ(cfg->log_format, LogFormat::kText);
+  EXPECT_EQ(cfg->events_per_second, 100u);
+}
+
+TEST(VRouterConfig, FullSpecParsesEveryField) {
+  absl::StatusOr<VRouterConfig> cfg = ParseVRouter(R"(
+apiVersion: xvr.dev/v1alpha1
+kind: VRouter
+metadata: {name: vr, labels: {a: b}, annotations: {x: y}}
+spec:
+  nodeName: worker-1.example
+  agentModeType: xdp-generic
+  podAttach: tc
+  podCIDR: 10.10.0.0/16
+  gatewayIP: 10.10.255.254
+  fabricInterface: eth0
+  bpfRoot: /sys/fs/bpf/other
+  apiSocket: /tmp/xvr.sock
+  stateDir: /tmp/xvr-state
+  mtu: 9000
+  hostInterface: h0
+  hostPeerInterface: h1
+  logLevel: debug
+  logFormat: json
+  eventsPerSecond: 0
+status:
+  anything: goes
+)");
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  EXPECT_EQ(cfg->name, "vr");
+  EXPECT_EQ(cfg->node_name, "worker-1.example");
+  EXPECT_EQ(cfg->agent_mode, AgentMode::kXdpGeneric);
+  EXPECT_EQ(cfg->pod_attach, PodAttach::kTc);
+  EXPECT_EQ(cfg->pod_cidr.ToString(), "10.10.0.0/16");
+  EXPECT_EQ(cfg->gateway_ip.ToString(), "10.10.255.254");
+  EXPECT_EQ(cfg->fabric_interface, "eth0");
+  EXPECT_EQ(cfg->bpf_root, "/sys/fs/bpf/other");
+  EXPECT_EQ(cfg->api_socket, "/tmp/xvr.sock");
+  EXPECT_EQ(cfg->state_dir, "/tmp/xvr-state");
+  EXPECT_EQ(cfg->mtu, 9000u);
+  EXPECT_EQ(cfg->host_interface, "h0");
+  EXPECT_EQ(cfg->host_peer_interface, "h1");
+  EXPECT_EQ(cfg->log_level, "debug");
+  EXPECT_EQ(cfg->log_format, LogFormat::kJson);
+  EXPECT_EQ(cfg->events_per_second, 0u);
+}
+
+TEST(VRouterConfig, NullOptionalFieldMeansDefault) {
+  absl::StatusOr<VRouterConfig> cfg = ParseVRouter(WithSpec("mtu:"));
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  EXPECT_EQ(cfg->mtu, 1500u);
+}
+
+TEST(VRouterConfig, UnknownSpecFieldIsNamed) {
+  EXPECT_EQ(ErrorOf(WithSpec("podCidr: 10.0.0.0/24")), "spec.podCidr: unknown field");
+}
+
+TEST(VRouterConfig, UnknownTopLevelFieldIsNamed) {
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "extra: 1\n"), "extra: unknown field");
+}
+
+TEST(VRouterConfig, DuplicateFieldIsRejected) {
+  EXPECT_EQ(ErrorOf(WithSpec("nodeName: other")), "spec.nodeName: duplicate field");
+}
+
+TEST(VRouterConfig, BadAgentModeTypeListsTheChoices) {
+  EXPECT_EQ(ErrorOf(WithSpec("agentModeType: dpdk")),
+            "spec.agentModeType: must be one of xdp, xdp-generic, got \"dpdk\"");
+}
+
+TEST(VRouterConfig, BadPodAttachIsRejected) {
+  EXPECT_THAT(ErrorOf(WithSpec("podAttach: sk_msg")), StartsWith("spec.podAttach: must be one of xdp, tc"));
+}
+
+TEST(VRouterConfig, WrongTypesAreNamedByPath) {
+  EXPECT_EQ(ErrorOf(WithSpec("mtu: abc")), "spec.mtu: must be an integer, got \"abc\"");
+  EXPECT_EQ(ErrorOf(WithSpec("mtu: [1500]")), "spec.mtu: must be an integer, got a sequence");
+  EXPECT_EQ(ErrorOf(WithSpec("fabricInterface: {name: eth0}")),
+            "spec.fabricInterface: must be a string, got a mapping");
+  EXPECT_EQ(ErrorOf("apiVersion: xvr.dev/v1alpha1\nkind: VRouter\nspec: [1]\n"),
+            "spec: must be a mapping, got a sequence");
+  EXPECT_EQ(ErrorOf("apiVersion: xvr.dev/v1alpha1\nkind: VRouter\nmetadata: x\nspec: {}\n"),
+            "metadata: must be a mapping, got a scalar");
+}
+
+TEST(VRouterConfig, RequiredFieldsAreNamed) {
+  EXPECT_EQ(ErrorOf("apiVersion: xvr.dev/v1alpha1\nkind: VRouter\nspec: {podCIDR: 10.0.0.0/24}\n"),
+            "spec.nodeName: required");
+  EXPECT_EQ(ErrorOf("apiVersion: xvr.dev/v1alpha1\nkind: VRouter\nspec: {nodeName: n}\n"),
+            "spec.podCIDR: required");
+  EXPECT_EQ(ErrorOf("apiVersion: xvr.dev/v1alpha1\nkind: VRouter\n"), "spec: required");
+  EXPECT_EQ(ErrorOf("kind: VRouter\nspec: {}\n"), "apiVersion: required");
+}
+
+TEST(VRouterConfig, WrongApiVersionOrKindIsRejected) {
+  EXPECT_EQ(ErrorOf("apiVersion: v1\nkind: VRouter\nspec: {}\n"),
+            "apiVersion: must be xvr.dev/v1alpha1, got \"v1\"");
+  EXPECT_EQ(ErrorOf("apiVersion: xvr.dev/v1alpha1\nkind: ConfigMap\nspec: {}\n"),
+            "kind: must be VRouter, got \"ConfigMap\"");
+}
+
+TEST(VRouterConfig, BadNodeNameIsRejected) {
+  EXPECT_THAT(ErrorOf("apiVersion: xvr.dev/v1alpha1\nkind: VRouter\n"
+                      "spec: {nodeName: Node_A, podCIDR: 10.0.0.0/24}\n"),
+              StartsWith("spec.nodeName: must be a lowercase RFC 1123 subdomain"));
+}
+
+std::string CidrError(const std::string& cidr) {
+  return ErrorOf("apiVersion: xvr.dev/v1alpha1\nkind: VRouter\nspec: {nodeName: n, podCIDR: " +
+                 cidr + "}\n");
+}
+
+TEST(VRouterConfig, BadPodCidrIsRejected) {
+  EXPECT_THAT(CidrError("10.0.0.0"), StartsWith("spec.podCIDR: invalid IPv4 prefix"));
+  EXPECT_THAT(CidrError("10.0.0.300/24"), StartsWith("spec.podCIDR: invalid IPv4 prefix"));
+  EXPECT_THAT(CidrError("10.0.0.1/24"), HasSubstr("host bits set"));
+  EXPECT_THAT(CidrError("fd00::/64"), StartsWith("spec.podCIDR: invalid IPv4 prefix"));
+  EXPECT_EQ(CidrError("10.0.0.0/31"),
+            "spec.podCIDR: prefix length must be between 8 and 30, got /31");
+  EXPECT_EQ(CidrError("10.0.0.0/7"),
+            "spec.podCIDR: prefix length must be between 8 and 30, got /7");
+}
+
+TEST(VRouterConfig, GatewayOutsidePodCidrIsRejected) {
+  EXPECT_EQ(ErrorOf(WithSpec("gatewayIP: 10.244.2.1")),
+            "spec.gatewayIP: 10.244.2.1 is not inside spec.podCIDR 10.244.1.0/24");
+  EXPECT_THAT(ErrorOf(WithSpec("gatewayIP: 10.244.1.255")),
+              HasSubstr("network or broadcast address"));
+  EXPECT_THAT(ErrorOf(WithSpec("gatewayIP: nope")), StartsWith("spec.gatewayIP: invalid IPv4"));
+}
+
+TEST(VRouterConfig, OutOfRangeNumbersAreRejected) {
+  EXPECT_EQ(ErrorOf(WithSpec("mtu: 575")), "spec.mtu: must be between 576 and 65535, got 575");
+  EXPECT_EQ(ErrorOf(WithSpec("mtu: 65536")), "spec.mtu: must be between 576 and 65535, got 65536");
+  EXPECT_THAT(ErrorOf(WithSpec("eventsPerSecond: -1")), StartsWith("spec.eventsPerSecond: must be between 0"));
+}
+
+TEST(VRouterConfig, BadNamesAndPathsAreRejected) {
+  EXPECT_THAT(ErrorOf(WithSpec("fabricInterface: a-name-longer-than-15")),
+              StartsWith("spec.fabricInterface: invalid interface name"));
+  EXPECT_THAT(ErrorOf(WithSpec("hostInterface: a/b")),
+              StartsWith("spec.hostInterface: invalid interface name"));
+  EXPECT_THAT(ErrorOf(WithSpec("hostPeerInterface: xvr_host")),
+              StartsWith("spec.hostPeerInterface: must differ from spec.hostInterface"));
+  EXPECT_EQ(ErrorOf(WithSpec("stateDir: var/lib/xvr")),
+            "spec.stateDir: must be an absolute path, got \"var/lib/xvr\"");
+  EXPECT_THAT(ErrorOf(WithSpec("apiSocket: /" + std::string(120, 'a'))),
+              StartsWith("spec.apiSocket: longer than 107 bytes"));
+  EXPECT_THAT(ErrorOf(WithSpec("logLevel: verbose")),
+              StartsWith("spec.logLevel: must be one of trace, debug, info, warn, error"));
+  EXPECT_THAT(ErrorOf(WithSpec("logFormat: xml")), StartsWith("spec.logFormat: must be one of text, json"));
+}
+
+TEST(VRouterConfig, MalformedYamlIsAnErrorNotACrash) {
+  EXPECT_THAT(ErrorOf("spec: [unclosed\n"), StartsWith("invalid YAML"));
+  EXPECT_THAT(ErrorOf(""), StartsWith("empty VRouter document"));
+  EXPECT_THAT(ErrorOf("- a\n- b\n"), StartsWith("VRouter document must be a mapping"));
+  EXPECT_THAT(ErrorOf("? [complex, key]\n: 1\n"), HasSubstr("keys must be scalars"));
+}
+
+TEST(VRouterConfig, LoadFileReadsAndPrefixesErrorsWithThePath) {
+  testing::TempDir dir;
+  const std::string good = dir.Sub("good.yaml");
+  std::ofstream(good) << kMinimal;
+  absl::StatusOr<VRouterConfig> cfg = LoadVRouterFile(good);
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  EXPECT_EQ(cfg->node_name, "node-a");
+
+  const std::string bad = dir.Sub("bad.yaml");
+  std::ofstream(bad) << WithSpec("podCidr: x");
+  cfg = LoadVRouterFile(bad);
+  EXPECT_EQ(cfg.status().message(), bad + ": spec.podCidr: unknown field");
+
+  cfg = LoadVRouterFile(dir.Sub("missing.yaml"));
+  EXPECT_EQ(cfg.status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace xvr
