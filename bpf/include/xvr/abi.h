@@ -168,6 +168,39 @@ struct xvr_ratelimit {
 XVR_STATIC_ASSERT(sizeof(struct xvr_ratelimit) == 32, "xvr_ratelimit layout");
 
 /* ---------------------------------------------------------------------------
+ * Routes: an LPM trie keyed by IPv4 prefix (xvr_routes). The agent merges
+ * routes learned from the kernel (netlink) with tunnel routes derived from
+ * the cluster's Nodes; a tunnel route wins over a kernel route for the same
+ * prefix.
+ */
+struct xvr_route_key {
+  __u32 prefixlen;  /* LPM tries want it first, in host order */
+  __be32 addr;
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_route_key) == 8, "xvr_route_key layout");
+
+#define XVR_RT_LOCAL 1   /* this node's pod CIDR: the endpoint map decides */
+#define XVR_RT_TUNNEL 2  /* a remote node's pod CIDR: VXLAN to tunnel_dst */
+#define XVR_RT_KERNEL 3  /* from the kernel FIB: via nexthop (0 = on-link) out of ifindex */
+
+struct xvr_route {
+  __u32 type;        /* XVR_RT_* */
+  __be32 nexthop;    /* gateway, 0 when the destination is on-link */
+  __be32 tunnel_dst; /* remote node IP (XVR_RT_TUNNEL) */
+  __u32 ifindex;     /* output interface (XVR_RT_KERNEL) */
+  __u32 flags;
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_route) == 20, "xvr_route layout");
+
+/* Neighbours (ARP) mirrored from the kernel: IPv4 → MAC on an interface. */
+struct xvr_neigh {
+  __u8 mac[XVR_ETH_ALEN];
+  __u16 state;       /* NUD_* of the kernel entry */
+  __u32 ifindex;
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_neigh) == 12, "xvr_neigh layout");
+
+/* ---------------------------------------------------------------------------
  * Map names (<= 15 chars, pinned by name under <bpfRoot>/maps) and sizes.
  */
 #define XVR_MAP_EP_IFINDEX "xvr_ep_ifidx"
@@ -177,9 +210,17 @@ XVR_STATIC_ASSERT(sizeof(struct xvr_ratelimit) == 32, "xvr_ratelimit layout");
 #define XVR_MAP_EVENTS "xvr_events"
 #define XVR_MAP_NODE "xvr_node"
 #define XVR_MAP_RATELIMIT "xvr_evrl"
+#define XVR_MAP_ROUTES "xvr_routes"
+#define XVR_MAP_NEIGH "xvr_neigh"
 
 #ifndef XVR_MAX_ENDPOINTS
 #define XVR_MAX_ENDPOINTS 4096
+#endif
+#ifndef XVR_MAX_ROUTES
+#define XVR_MAX_ROUTES 262144
+#endif
+#ifndef XVR_MAX_NEIGH
+#define XVR_MAX_NEIGH 16384
 #endif
 #ifndef XVR_EVENTS_BYTES
 #define XVR_EVENTS_BYTES (256 * 1024)
