@@ -60,6 +60,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xvr_evrl SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XVR_MAX_ROUTES);
+	__type(key, struct xvr_route_key);
+	__type(value, struct xvr_route);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_routes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XVR_MAX_NEIGH);
+	__type(key, __be32);
+	__type(value, struct xvr_neigh);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_neigh SEC(".maps");
+
 static __always_inline const struct xvr_node_cfg *node_cfg(void)
 {
 	__u32 zero = 0;
