@@ -41,14 +41,17 @@ static __always_inline int arp_proxy_reply(void *data, void *data_end,
 	if (arp->htype != bpf_htons(ARPHRD_ETHER) || arp->ptype != bpf_htons(ETH_P_IP) ||
 	    arp->hlen != XVR_ETH_ALEN || arp->plen != 4)
 		return -XVR_R_BAD_ARP;
+	/* Whatever the operation, the sender is the endpoint: its MAC, and its
+	 * address or 0.0.0.0 (a duplicate-address probe). Replies and
+	 * gratuitous ARP go to the kernel, so they are checked too. */
+	if (!mac_eq(arp->sha, ep->mac) || (arp->spa != ep->ip && arp->spa != 0))
+		return -XVR_R_ARP_SPOOFED;
 	if (arp->op != bpf_htons(ARPOP_REQUEST))
 		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_ARP_OTHER);
 	/* Duplicate-address probes (sender 0.0.0.0) and gratuitous ARP must not
 	 * be answered, or the pod would think its own address is taken. */
 	if (arp->spa == 0 || arp->tpa == arp->spa)
 		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_ARP_OTHER);
-	if (arp->spa != ep->ip || !mac_eq(arp->sha, ep->mac))
-		return -XVR_R_ARP_SPOOFED;
 
 	target = arp->tpa;
 	arp->op = bpf_htons(ARPOP_REPLY);

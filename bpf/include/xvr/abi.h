@@ -90,7 +90,7 @@ enum xvr_reason {
 };
 
 /* Counters: one per-CPU array slot per (hook, verdict, reason). */
-#define XVR_COUNTER_SLOTS (XVR_HOOK_MAX * XVR_VERDICT_MAX * XVR_REASON_MAX)
+#define XVR_COUNTER_SLOTS ((__u32)XVR_HOOK_MAX * (__u32)XVR_VERDICT_MAX * (__u32)XVR_REASON_MAX)
 
 static inline __u32 xvr_counter_index(__u32 hook, __u32 verdict, __u32 reason) {
   return (hook * XVR_VERDICT_MAX + verdict) * XVR_REASON_MAX + reason;

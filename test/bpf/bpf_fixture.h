@@ -1,0 +1,127 @@
+// The fixture of the BPF program tests: loads one real program from its
+// skeleton with its maps pinned in a private bpffs directory, runs it on
+// packets through BPF_PROG_RUN (bpf_prog_test_run_opts) and reads back what
+// it left: the per-CPU counters and the drop events on the ring buffer.
+//
+// Each test gets:
+//   - a fresh network namespace holding four veth pairs (pods A, B, C and
+//     the host loopback pair), so ingress ifindexes and device-map entries
+//     name real devices without touching the host;
+//   - /sys/fs/bpf/xvr-test-<pid>-<n>/ as the skeleton's pin_root_path, so
+//     the maps (LIBBPF_PIN_BY_NAME) are new and private to the test;
+//   - the calling thread pinned to one CPU, so per-CPU state (the event
+//     rate limiter) is deterministic.
+// TearDown undoes all of it, whether the test passed or not.
+#ifndef XVR_TEST_BPF_BPF_FIXTURE_H
+#define XVR_TEST_BPF_BPF_FIXTURE_H
+
+#include <sched.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "test/bpf/packet_builder.h"
+#include "test/bpf/test_netns.h"
+#include "test/bpf/topology.h"
+#include "xvr/abi.h"
+
+struct bpf_object;
+
+namespace xvr::test {
+
+enum class Program { kXdpPod, kTcPod, kTcHostEgress };
+
+const char* ProgramName(Program p);
+uint32_t HookOf(Program p);
+bool IsXdp(Program p);
+// The action code a verdict maps to on the program's hook (XDP_* / TC_ACT_*).
+uint32_t ActionFor(Program p, uint32_t verdict);
+std::string ActionName(Program p, uint32_t action);
+const char* VerdictName(uint32_t verdict);
+const char* ReasonName(uint32_t reason);
+std::string CounterName(uint32_t index);
+
+struct RunResult {
+  uint32_t retval = 0;
+  Bytes out;
+};
+
+struct CounterValue {
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  bool operator==(const CounterValue&) const = default;
+};
+
+// A pod endpoint as the fixture wrote it to the maps.
+struct TestEndpoint {
+  PodAddr addr;
+  int ifindex = 0;       // host side of the pod's veth
+  int peer_ifindex = 0;  // pod side (a real device without an endpoint)
+};
+
+class BpfProgramTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  // Opens and loads the program's skeleton with maps pinned in the test's
+  // private directory. Use with ASSERT_NO_FATAL_FAILURE.
+  void LoadProgram(Program p);
+  // Writes xvr_node[0] (ready, events_per_sec 1000) and endpoints A and B
+  // (both maps and the device map) and C (endpoint maps only).
+  void SeedTopology();
+
+  xvr_node_cfg DefaultNodeConfig() const;
+  void WriteNodeConfig(const xvr_node_cfg& cfg);
+  void PutEndpoint(const TestEndpoint& ep, bool in_devmap);
+
+  // Runs the loaded program once on pkt arriving on ifindex. Use with
+  // ASSERT_NO_FATAL_FAILURE.
+  void Run(const Bytes& pkt, int ifindex, RunResult* result);
+  // The same without assertions: 0 or the negative errno of
+  // bpf_prog_test_run_opts. XDP only: `meta` bytes of metadata go before the
+  // packet, and a non-zero `linear` puts only the first `linear` bytes in
+  // the linear area, the rest in a fragment (xdp.frags programs, Linux >=
+  // 6.18; BPF_PROG_RUN refuses frames shorter than 14 bytes, so this is how
+  // a program is shown fewer).
+  int TryRun(const Bytes& pkt, int ifindex, size_t meta, RunResult* result, size_t linear = 0);
+
+  CounterValue Counter(uint32_t hook, uint32_t verdict, uint32_t reason);
+  // Every counter slot with a non-zero value, summed over CPUs.
+  std::map<uint32_t, CounterValue> NonZeroCounters();
+  // Drains the event ring buffer.
+  std::vector<xvr_drop_event> ConsumeEvents();
+  // The rate limiter's state on each possible CPU.
+  std::vector<xvr_ratelimit> RateLimitState();
+
+  int MapFd(const char* name) const;
+  uint32_t MapMaxEntries(const char* name) const;
+  Program program() const { return program_; }
+  uint32_t hook() const { return HookOf(program_); }
+  const std::string& pin_dir() const { return pin_dir_; }
+
+  TestEndpoint pod_a_, pod_b_, pod_c_;
+  VethPair host_loop_;
+
+ private:
+  void CleanUp();
+
+  ScopedNetns netns_;
+  std::vector<std::string> veths_;
+  std::string pin_dir_;
+  bool pinned_cpu_ = false;
+  cpu_set_t orig_affinity_{};
+  Program program_ = Program::kXdpPod;
+  bpf_object* obj_ = nullptr;
+  int prog_fd_ = -1;
+  std::function<void()> destroy_;
+};
+
+}  // namespace xvr::test
+
+#endif
