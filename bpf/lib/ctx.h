@@ -52,6 +52,24 @@ static __always_inline int ctx_redirect_pod(struct xdp_md *ctx, __u32 ifindex)
 /* Send the (rewritten) packet back out of the interface it came in on. */
 static __always_inline int ctx_bounce(struct xdp_md *ctx) { return 0; }
 
+/* Out of another interface (the fabric NIC): it must be in the devmap. */
+static __always_inline int ctx_redirect_out(struct xdp_md *ctx, __u32 ifindex)
+{
+	return bpf_redirect_map(&xvr_devmap, ifindex, 0) == XDP_REDIRECT ? 0 : -1;
+}
+
+/* Room for an encapsulation header in front of the frame. The new bytes
+ * start at ctx_data(); the caller writes the whole outer header. */
+static __always_inline int ctx_push_encap(struct xdp_md *ctx, __u32 len)
+{
+	return bpf_xdp_adjust_head(ctx, -(int)len);
+}
+
+static __always_inline int ctx_pop_encap(struct xdp_md *ctx, __u32 len)
+{
+	return bpf_xdp_adjust_head(ctx, (int)len);
+}
+
 #define CTX_ACT_PASS XDP_PASS
 #define CTX_ACT_DROP XDP_DROP
 #define CTX_ACT_TX XDP_TX
@@ -105,6 +123,28 @@ static __always_inline int ctx_redirect_pod(struct __sk_buff *ctx, __u32 ifindex
 static __always_inline int ctx_bounce(struct __sk_buff *ctx)
 {
 	return bpf_redirect(ctx->ifindex, 0) == TC_ACT_REDIRECT ? 0 : -1;
+}
+
+static __always_inline int ctx_redirect_out(struct __sk_buff *ctx, __u32 ifindex)
+{
+	return bpf_redirect(ifindex, 0) == TC_ACT_REDIRECT ? 0 : -1;
+}
+
+/* Grows the room behind the MAC header; the layout from ctx_data() is then
+ * the same as XDP's after adjust_head, and the caller rewrites the whole
+ * outer header. The flags tell GSO it is a UDP tunnel with an Ethernet
+ * inner frame, so big TCP segments are split correctly. */
+static __always_inline int ctx_push_encap(struct __sk_buff *ctx, __u32 len)
+{
+	return bpf_skb_adjust_room(ctx, len, BPF_ADJ_ROOM_MAC,
+				   BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP |
+				   BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
+				   BPF_F_ADJ_ROOM_ENCAP_L2(sizeof(struct ethhdr)));
+}
+
+static __always_inline int ctx_pop_encap(struct __sk_buff *ctx, __u32 len)
+{
+	return bpf_skb_adjust_room(ctx, -(int)len, BPF_ADJ_ROOM_MAC, 0);
 }
 
 #define CTX_ACT_PASS TC_ACT_OK

@@ -9,9 +9,23 @@
 #include "ctx.h"
 #include "arp.h"
 #include "ipv4.h"
+#include "vxlan.h"
 
 /* Enough linear bytes for Ethernet + ARP or Ethernet + IPv4 w/o options. */
 #define POD_PULL_LEN (sizeof(struct ethhdr) + sizeof(struct arp_eth_ipv4))
+
+/* Destination is not a pod on this node: a remote node's pod CIDR goes
+ * into the VXLAN tunnel; anything else is the kernel's. */
+static __always_inline int pod_route(struct xvr_ctx *ctx, const struct xvr_node_cfg *cfg,
+				     struct iphdr *ip)
+{
+	struct xvr_route_key key = { .prefixlen = 32, .addr = ip->daddr };
+	const struct xvr_route *rt = bpf_map_lookup_elem(&xvr_routes, &key);
+
+	if (rt && rt->type == XVR_RT_TUNNEL)
+		return vxlan_send(ctx, cfg, ip, rt->tunnel_dst);
+	return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NO_ROUTE);
+}
 
 static __always_inline int pod_forward_ipv4(struct xvr_ctx *ctx, const struct xvr_endpoint *src)
 {
@@ -38,7 +52,7 @@ static __always_inline int pod_forward_ipv4(struct xvr_ctx *ctx, const struct xv
 
 	dst = bpf_map_lookup_elem(&xvr_ep_ip, &ip->daddr);
 	if (!dst)
-		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NO_ROUTE);
+		return pod_route(ctx, cfg, ip);
 	if (ip->ttl <= 1)
 		return -XVR_R_TTL_EXCEEDED;
 

@@ -76,11 +76,18 @@ enum xvr_verdict {
   X(REDIRECT_FAILED, 13, "redirect_failed", "target interface missing from the device map") \
   X(NO_CONFIG, 14, "no_node_config", "node configuration map not yet written by the agent") \
   X(TRUNC_ARP, 15, "truncated_arp", "frame shorter than an Ethernet/IPv4 ARP packet") \
+  X(VXLAN_TRUNC, 16, "vxlan_truncated", "VXLAN packet shorter than its outer or inner headers") \
+  X(VXLAN_BAD_VNI, 17, "vxlan_unknown_vni", "VXLAN packet for a VNI this node does not serve") \
+  X(VXLAN_BAD_FLAGS, 18, "vxlan_bad_flags", "VXLAN header without the valid-VNI flag") \
+  X(VXLAN_NO_ENDPOINT, 19, "vxlan_no_endpoint", "decapsulated packet for a pod IP with no endpoint on this node") \
+  X(ENCAP_FAILED, 20, "encap_failed", "no room to add the VXLAN headers") \
   X(PASS_TO_HOST, 32, "to_host", "destination is the node itself")             \
   X(PASS_NO_ROUTE, 33, "no_route", "destination unknown to xvr, handed to the kernel") \
   X(PASS_IP_OPTIONS, 34, "ip_options", "IPv4 options are handled by the kernel") \
   X(PASS_ARP_OTHER, 35, "arp_other", "ARP that xvr does not answer (reply, probe, self)") \
-  X(PASS_NOT_POD, 36, "not_pod_destination", "host egress packet for an address without an endpoint")
+  X(PASS_NOT_POD, 36, "not_pod_destination", "host egress packet for an address without an endpoint") \
+  X(PASS_NO_NEIGH, 37, "no_neighbour", "next hop of the tunnel not resolved yet; the kernel resolves it") \
+  X(PASS_NOT_OURS, 38, "not_ours", "fabric traffic that is not xvr's (ARP, SSH, kubelet, BGP...)")
 
 enum xvr_reason {
 #define XVR_REASON_ENUM(name, val, str, help) XVR_R_##name = val,
@@ -128,10 +135,28 @@ struct xvr_node_cfg {
   __u32 host_ifindex;     /* host end of the loopback pair (routes pod CIDR) */
   __u32 flags;            /* XVR_CFG_F_* */
   __u32 events_per_sec;   /* drop events per CPU per second, 0 = none */
+  /* Overlay (XVR_CFG_F_VXLAN): */
+  __be32 node_ip;         /* this node's underlay address (outer source) */
+  __u32 fabric_ifindex;   /* spec.fabricInterface */
+  __u8 fabric_mac[XVR_ETH_ALEN];
+  __be16 vxlan_port;      /* UDP destination port, network order */
+  __u32 vni;              /* host order, 24 bits */
+  /* Outside the cluster (XVR_CFG_F_MASQUERADE): */
+  __be32 cluster_cidr;
+  __u32 cluster_prefixlen;
 };
-XVR_STATIC_ASSERT(sizeof(struct xvr_node_cfg) == 24, "xvr_node_cfg layout");
+XVR_STATIC_ASSERT(sizeof(struct xvr_node_cfg) == 52, "xvr_node_cfg layout");
 
 #define XVR_CFG_F_READY 1u
+#define XVR_CFG_F_VXLAN 2u
+#define XVR_CFG_F_MASQUERADE 4u
+
+/* VXLAN (RFC 7348): outer Ethernet + IPv4 + UDP + VXLAN header. */
+#define XVR_VXLAN_ENCAP_LEN 50
+/* Inner Ethernet addresses of xvr's VTEPs: 02:58 followed by the node's
+ * underlay IPv4. A kernel VXLAN peer gives its device that MAC. */
+#define XVR_VTEP_MAC_PREFIX0 0x02
+#define XVR_VTEP_MAC_PREFIX1 0x58
 
 /* ---------------------------------------------------------------------------
  * Events on the xvr_events ring buffer.

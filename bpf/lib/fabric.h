@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Traffic arriving on the node's fabric (underlay) NIC. VXLAN for this
+ * node's VTEP is decapsulated and delivered to the pod; everything that is
+ * not xvr's (ARP, SSH, kubelet, BGP, ...) goes to the kernel untouched.
+ */
+#ifndef XVR_LIB_FABRIC_H
+#define XVR_LIB_FABRIC_H
+
+#include "vxlan.h"
+
+/* Outer headers as far as the VXLAN header, pointers checked. */
+struct fabric_outer {
+	struct ethhdr eth;
+	struct iphdr ip;
+	struct udphdr udp;
+	struct vxlanhdr_xvr vx;
+} __attribute__((packed));
+
+static __always_inline int fabric_decap(struct xdp_md *ctx, const struct xvr_node_cfg *cfg)
+{
+	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
+	struct fabric_outer *o = data;
+	const struct xvr_endpoint *ep;
+	struct ethhdr *eth;
+	struct iphdr *inner;
+	int ret;
+
+	if ((void *)(o + 1) > data_end)
+		return -XVR_R_VXLAN_TRUNC;
+	if (!(o->vx.flags & VXLAN_F_VNI))
+		return -XVR_R_VXLAN_BAD_FLAGS;
+	if ((bpf_ntohl(o->vx.vni) >> 8) != cfg->vni)
+		return -XVR_R_VXLAN_BAD_VNI;
+	eth = (void *)(o + 1);
+	if ((void *)(eth + 1) > data_end)
+		return -XVR_R_VXLAN_TRUNC;
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		return -XVR_R_UNSUPPORTED_L3;
+	ret = ipv4_parse(eth, data_end, ctx_full_len(ctx) - sizeof(*o), &inner);
+	if (ret < 0)
+		return ret == -XVR_R_TRUNC_IP ? -XVR_R_VXLAN_TRUNC : ret;
+	ep = bpf_map_lookup_elem(&xvr_ep_ip, &inner->daddr);
+	if (!ep)
+		return -XVR_R_VXLAN_NO_ENDPOINT;
+	if (inner->ttl <= 1)
+		return -XVR_R_TTL_EXCEEDED;
+	ipv4_dec_ttl(inner);
+
+	if (ctx_pop_encap(ctx, XVR_VXLAN_ENCAP_LEN))
+		return -XVR_R_VXLAN_TRUNC;
+	data = ctx_data(ctx);
+	data_end = ctx_data_end(ctx);
+	eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return -XVR_R_VXLAN_TRUNC;
+	mac_copy(eth->h_dest, ep->mac);
+	mac_copy(eth->h_source, ep->host_mac);
+	if (ctx_redirect_pod(ctx, ep->ifindex) < 0)
+		return -XVR_R_REDIRECT_FAILED;
+	return XVR_RET(XVR_VERDICT_REDIRECT, XVR_R_OK);
+}
+
+static __always_inline int fabric_handle(struct xdp_md *ctx)
+{
+	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
+	const struct xvr_node_cfg *cfg = node_cfg();
+	struct ethhdr *eth = data;
+	struct iphdr *ip;
+	struct udphdr *udp;
+
+	if (!cfg || !(cfg->flags & XVR_CFG_F_VXLAN))
+		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_OURS);
+	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_OURS);
+	ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > data_end || ip->ihl != 5 || ip->protocol != IPPROTO_UDP ||
+	    ip->daddr != cfg->node_ip || (ip->frag_off & bpf_htons(0x1fff | 0x2000)))
+		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_OURS);
+	udp = (void *)(ip + 1);
+	if ((void *)(udp + 1) > data_end || udp->dest != cfg->vxlan_port)
+		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_OURS);
+	return fabric_decap(ctx, cfg);
+}
+
+#endif
