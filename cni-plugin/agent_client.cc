@@ -106,6 +106,14 @@ absl::StatusOr<RegisterAnswer> AgentClient::Register(const RegisterRequest& req)
   out.gateway = StringField(*j, "gateway");
   out.host_mac = StringField(*j, "hostMac");
   if (out.ip.empty() || out.gateway.empty()) return BadAnswer("without \"ip\" or \"gateway\"");
+  if (auto o = j->find("offloads"); o != j->end() && o->is_object()) {
+    if (auto t = o->find("txChecksum"); t != o->end() && t->is_boolean()) {
+      out.tx_checksum_offload = t->get<bool>();
+    }
+    if (auto g = o->find("segmentation"); g != o->end() && g->is_boolean()) {
+      out.segmentation_offload = g->get<bool>();
+    }
+  }
   if (auto m = j->find("mtu"); m != j->end() && m->is_number_integer()) {
     const int64_t mtu = m->get<int64_t>();
     if (mtu < 0 || mtu > 65535) return BadAnswer(absl::StrCat("with mtu ", mtu));

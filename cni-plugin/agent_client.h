@@ -36,6 +36,10 @@ struct RegisterAnswer {
   std::vector<AgentRoute> routes;
   uint32_t mtu = 0;  // 0: leave the default
   std::string host_mac;
+  // Offloads the pod's interface may keep (the agent decides: XDP on the
+  // host veth needs checksums computed by the pod's stack).
+  bool tx_checksum_offload = true;
+  bool segmentation_offload = true;
 };
 
 struct EndpointView {

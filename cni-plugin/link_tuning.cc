@@ -44,6 +44,24 @@ absl::StatusOr<bool> GetGro(const std::string& ifname) {
   return ev.data != 0;
 }
 
+absl::Status SetTxChecksum(const std::string& ifname, bool on) {
+  ethtool_value ev{ETHTOOL_STXCSUM, on ? 1u : 0u};
+  return Ethtool(ifname, &ev, "ethtool ETHTOOL_STXCSUM");
+}
+
+absl::StatusOr<bool> GetTxChecksum(const std::string& ifname) {
+  ethtool_value ev{ETHTOOL_GTXCSUM, 0};
+  RETURN_IF_ERROR(Ethtool(ifname, &ev, "ethtool ETHTOOL_GTXCSUM"));
+  return ev.data != 0;
+}
+
+absl::Status SetSegmentation(const std::string& ifname, bool on) {
+  ethtool_value tso{ETHTOOL_STSO, on ? 1u : 0u};
+  RETURN_IF_ERROR(Ethtool(ifname, &tso, "ethtool ETHTOOL_STSO"));
+  ethtool_value gso{ETHTOOL_SGSO, on ? 1u : 0u};
+  return Ethtool(ifname, &gso, "ethtool ETHTOOL_SGSO");
+}
+
 absl::Status DisableIpv6(const std::string& ifname) {
   if (::access("/proc/sys/net/ipv6", F_OK) != 0) return absl::OkStatus();
   // /proc/sys/net resolves against the opening thread's netns.

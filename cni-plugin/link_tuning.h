@@ -15,6 +15,11 @@ namespace xvr::cni {
 absl::Status SetGro(const std::string& ifname, bool on);
 absl::StatusOr<bool> GetGro(const std::string& ifname);
 
+// ethtool ETHTOOL_STXCSUM, and ETHTOOL_STSO + ETHTOOL_SGSO.
+absl::Status SetTxChecksum(const std::string& ifname, bool on);
+absl::StatusOr<bool> GetTxChecksum(const std::string& ifname);
+absl::Status SetSegmentation(const std::string& ifname, bool on);
+
 // net.ipv6.conf.<ifname>.disable_ipv6 = 1. OK without doing anything when
 // the kernel has no IPv6.
 absl::Status DisableIpv6(const std::string& ifname);

@@ -34,6 +34,8 @@ absl::StatusOr<LinkInfo> ConfigurePodAddressing(const Netns& ns, const std::stri
   ASSIGN_OR_RETURN(NetnsGuard in_pod, NetnsGuard::Enter(ns));
   ASSIGN_OR_RETURN(Rtnl pod, Rtnl::Open());
   if (answer.mtu != 0) RETURN_IF_ERROR(pod.SetMtu(ifname, answer.mtu));
+  if (!answer.tx_checksum_offload) RETURN_IF_ERROR(SetTxChecksum(ifname, false));
+  if (!answer.segmentation_offload) RETURN_IF_ERROR(SetSegmentation(ifname, false));
   ASSIGN_OR_RETURN(LinkInfo link, pod.GetLink(ifname));
   RETURN_IF_ERROR(pod.AddAddress(link.ifindex, answer.ip));
   // Routes through a link need it up (the kernel refuses ENETDOWN).

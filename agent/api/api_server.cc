@@ -256,6 +256,8 @@ void ApiServer::HandleRegister(const httplib::Request& req, httplib::Response& r
              {"gateway", gw},
              {"routes", json::array({json{{"dst", "0.0.0.0/0"}, {"gw", gw}}})},
              {"mtu", result->mtu},
+             {"offloads", json{{"txChecksum", result->tx_checksum_offload},
+                               {"segmentation", result->segmentation_offload}}},
              {"hostMac", result->endpoint.host_mac.ToString()},
              {"hostIfindex", result->endpoint.host_ifindex},
              {"endpoint", EndpointToJson(result->endpoint)}});
@@ -383,7 +385,9 @@ absl::Status ApiServer::Start() {
   svr->set_address_family(AF_UNIX);
   svr->set_payload_max_length(opts_.max_body_bytes);
   svr->set_keep_alive_timeout(2);
-  svr->set_read_timeout(10);
+  // Local clients send small bodies at once; a client that stalls mid-request
+  // must not hold one of the few worker threads (and /healthz) for long.
+  svr->set_read_timeout(2);
   svr->set_write_timeout(10);
   Route(*svr);
   // The port is ignored for AF_UNIX.

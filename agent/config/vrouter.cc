@@ -127,12 +127,38 @@ absl::Status GetIfname(const YAML::Node& map, const char* key, absl::string_view
   return absl::OkStatus();
 }
 
+absl::Status ParseOverlay(const YAML::Node& spec, VRouterConfig* cfg) {
+  std::optional<YAML::Node> ov = Field(spec, "overlay");
+  if (!ov) return absl::OkStatus();
+  if (!ov->IsMap()) {
+    return FieldError("spec.overlay", absl::StrCat("must be a mapping, got ", KindOf(*ov)));
+  }
+  RETURN_IF_ERROR(CheckKeys(*ov, "spec.overlay", {"type", "port", "vni"}));
+  ASSIGN_OR_RETURN(size_t type, GetEnum(*ov, "type", "spec.overlay.type", {"vxlan", "none"}, 0));
+  cfg->overlay.type = type == 0 ? OverlayConfig::Type::kVxlan : OverlayConfig::Type::kNone;
+  ASSIGN_OR_RETURN(std::optional<int64_t> port, GetInt(*ov, "port", "spec.overlay.port"));
+  if (port) {
+    if (*port < 1 || *port > 65535) {
+      return FieldError("spec.overlay.port", absl::StrCat("must be between 1 and 65535, got ", *port));
+    }
+    cfg->overlay.port = static_cast<uint16_t>(*port);
+  }
+  ASSIGN_OR_RETURN(std::optional<int64_t> vni, GetInt(*ov, "vni", "spec.overlay.vni"));
+  if (vni) {
+    if (*vni < 1 || *vni > 16777215) {
+      return FieldError("spec.overlay.vni", absl::StrCat("must be between 1 and 16777215, got ", *vni));
+    }
+    cfg->overlay.vni = static_cast<uint32_t>(*vni);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseSpec(const YAML::Node& spec, VRouterConfig* cfg) {
   RETURN_IF_ERROR(CheckKeys(spec, "spec",
                             {"nodeName", "agentModeType", "podAttach", "podCIDR", "gatewayIP",
                              "fabricInterface", "bpfRoot", "apiSocket", "stateDir", "mtu",
                              "hostInterface", "hostPeerInterface", "logLevel", "logFormat",
-                             "eventsPerSecond"}));
+                             "eventsPerSecond", "overlay", "clusterCIDR", "masquerade"}));
 
   ASSIGN_OR_RETURN(std::optional<std::string> node_name,
                    GetString(spec, "nodeName", "spec.nodeName"));
@@ -197,7 +223,22 @@ absl::Status ParseSpec(const YAML::Node& spec, VRouterConfig* cfg) {
                                                  ", got ", *mtu));
     }
     cfg->mtu = static_cast<uint32_t>(*mtu);
+    cfg->mtu_set = true;
   }
+  RETURN_IF_ERROR(ParseOverlay(spec, cfg));
+  ASSIGN_OR_RETURN(std::optional<std::string> cluster,
+                   GetString(spec, "clusterCIDR", "spec.clusterCIDR"));
+  if (cluster) {
+    absl::StatusOr<Ipv4Prefix> p = Ipv4Prefix::Parse(*cluster);
+    if (!p.ok()) return FieldError("spec.clusterCIDR", p.status().message());
+    if (p->length() > cfg->pod_cidr.length() || !p->Contains(cfg->pod_cidr.network())) {
+      return FieldError("spec.clusterCIDR", absl::StrCat(p->ToString(), " does not contain spec.podCIDR ",
+                                                         cfg->pod_cidr.ToString()));
+    }
+    cfg->cluster_cidr = *p;
+  }
+  ASSIGN_OR_RETURN(size_t masq, GetEnum(spec, "masquerade", "spec.masquerade", {"true", "false"}, 0));
+  cfg->masquerade = masq == 0;
 
   RETURN_IF_ERROR(GetIfname(spec, "hostInterface", "spec.hostInterface", &cfg->host_interface));
   RETURN_IF_ERROR(GetIfname(spec, "hostPeerInterface", "spec.hostPeerInterface",

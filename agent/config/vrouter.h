@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -28,6 +29,14 @@ enum class PodAttach {
 
 enum class LogFormat { kText, kJson };
 
+// spec.overlay: how pod traffic crosses to other nodes.
+struct OverlayConfig {
+  enum class Type { kVxlan, kNone };
+  Type type = Type::kVxlan;
+  uint16_t port = 4789;  // IANA VXLAN; flannel uses 8472
+  uint32_t vni = 1;      // 24 bits
+};
+
 inline constexpr char kVRouterApiVersion[] = "xvr.dev/v1alpha1";
 inline constexpr char kVRouterKind[] = "VRouter";
 
@@ -43,6 +52,10 @@ struct VRouterConfig {
   std::string api_socket = "/run/xvr/agent.sock";
   std::string state_dir = "/var/lib/xvr";
   uint32_t mtu = 1500;
+  bool mtu_set = false;  // spec.mtu given; else fabric MTU - 50 with a fabric
+  OverlayConfig overlay;
+  std::optional<Ipv4Prefix> cluster_cidr;  // spec.clusterCIDR: all pods of the cluster
+  bool masquerade = true;                  // spec.masquerade: SNAT to outside the cluster
   // Host loopback veth pair: the node routes the pod CIDR into
   // host_interface (tc_host_egress runs there); host_peer_interface is its
   // other end.

@@ -80,7 +80,8 @@ size_t EndpointManager::size() const {
 }
 
 RegisterResult EndpointManager::ResultFor(const EndpointRecord& ep) const {
-  return RegisterResult{ep, net_.pod_cidr, net_.gateway, net_.mtu};
+  return RegisterResult{ep, net_.pod_cidr, net_.gateway, net_.mtu, net_.tx_checksum_offload,
+                        net_.segmentation_offload};
 }
 
 uint32_t EndpointManager::NextIdLocked() {

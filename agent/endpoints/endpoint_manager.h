@@ -34,9 +34,18 @@ struct PodNetwork {
   Ipv4Addr gateway;
   uint32_t mtu = 1500;
   PodAttach attach = PodAttach::kXdp;
+  // Offloads the pod's interface may keep. Frames that an XDP program on
+  // the host veth redirects lose the skb's checksum state, so a pod sending
+  // CHECKSUM_PARTIAL packets would deliver them with a half-computed TCP
+  // checksum; generic XDP additionally cannot take GSO super-packets.
+  bool tx_checksum_offload = true;
+  bool segmentation_offload = true;
 
   static PodNetwork FromConfig(const VRouterConfig& cfg) {
-    return {cfg.pod_cidr, cfg.gateway_ip, cfg.mtu, cfg.pod_attach};
+    const bool xdp = cfg.pod_attach == PodAttach::kXdp;
+    return {cfg.pod_cidr, cfg.gateway_ip, cfg.mtu, cfg.pod_attach,
+            /*tx_checksum_offload=*/!xdp,
+            /*segmentation_offload=*/!(xdp && cfg.agent_mode == AgentMode::kXdpGeneric)};
   }
 };
 
@@ -57,6 +66,8 @@ struct RegisterResult {
   Ipv4Prefix pod_cidr;  // the pod's address is endpoint.ip/pod_cidr.length()
   Ipv4Addr gateway;
   uint32_t mtu = 0;
+  bool tx_checksum_offload = true;
+  bool segmentation_offload = true;
 };
 
 struct RestoreReport {

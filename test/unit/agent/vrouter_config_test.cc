@@ -230,3 +230,55 @@ TEST(VRouterConfig, LoadFileReadsAndPrefixesErrorsWithThePath) {
 
 }  // namespace
 }  // namespace xvr
+
+namespace xvr {
+namespace {
+
+TEST(VRouterOverlay, DefaultsAreVxlan4789Vni1MasqueradeOn) {
+  absl::StatusOr<VRouterConfig> cfg = ParseVRouter(R"(apiVersion: xvr.dev/v1alpha1
+kind: VRouter
+spec: {nodeName: n1, podCIDR: 10.244.1.0/24}
+)");
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  EXPECT_EQ(cfg->overlay.type, OverlayConfig::Type::kVxlan);
+  EXPECT_EQ(cfg->overlay.port, 4789);
+  EXPECT_EQ(cfg->overlay.vni, 1u);
+  EXPECT_TRUE(cfg->masquerade);
+  EXPECT_FALSE(cfg->cluster_cidr.has_value());
+  EXPECT_FALSE(cfg->mtu_set);
+}
+
+TEST(VRouterOverlay, FlannelPortVniClusterCidrAndErrorsNameTheField) {
+  absl::StatusOr<VRouterConfig> cfg = ParseVRouter(R"(apiVersion: xvr.dev/v1alpha1
+kind: VRouter
+spec:
+  nodeName: n1
+  podCIDR: 10.244.1.0/24
+  clusterCIDR: 10.244.0.0/16
+  masquerade: false
+  overlay: {type: vxlan, port: 8472, vni: 42}
+)");
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  EXPECT_EQ(cfg->overlay.port, 8472);
+  EXPECT_EQ(cfg->overlay.vni, 42u);
+  EXPECT_FALSE(cfg->masquerade);
+  EXPECT_EQ(cfg->cluster_cidr->ToString(), "10.244.0.0/16");
+
+  auto err = [](const std::string& extra) {
+    return std::string(ParseVRouter("apiVersion: xvr.dev/v1alpha1\nkind: VRouter\nspec:\n"
+                                    "  nodeName: n1\n  podCIDR: 10.244.1.0/24\n" + extra)
+                           .status()
+                           .message());
+  };
+  EXPECT_EQ(err("  overlay: {vni: 0}\n"), "spec.overlay.vni: must be between 1 and 16777215, got 0");
+  EXPECT_EQ(err("  overlay: {type: geneve}\n"),
+            "spec.overlay.type: must be one of vxlan, none, got \"geneve\"");
+  EXPECT_EQ(err("  overlay: {prot: 1}\n"), "spec.overlay.prot: unknown field");
+  EXPECT_EQ(err("  clusterCIDR: 10.0.0.0/16\n"),
+            "spec.clusterCIDR: 10.0.0.0/16 does not contain spec.podCIDR 10.244.1.0/24");
+  EXPECT_EQ(err("  masquerade: maybe\n"),
+            "spec.masquerade: must be one of true, false, got \"maybe\"");
+}
+
+}  // namespace
+}  // namespace xvr
