@@ -41,6 +41,12 @@ BpfDataplaneOptions DataplaneOptions(const VRouterConfig& cfg) {
   o.host_peer_ifname = cfg.host_peer_interface;
   o.mtu = cfg.mtu;
   o.events_per_sec = cfg.events_per_second;
+  o.fabric_ifname = cfg.fabric_interface;
+  o.vxlan = cfg.overlay.type == OverlayConfig::Type::kVxlan;
+  o.vxlan_port = cfg.overlay.port;
+  o.vni = cfg.overlay.vni;
+  o.cluster_cidr = cfg.cluster_cidr;
+  o.masquerade = cfg.masquerade;
   return o;
 }
 
@@ -83,6 +89,11 @@ absl::Status RunAgent(const AgentFlags& flags) {
 
   ASSIGN_OR_RETURN(std::unique_ptr<BpfDataplane> dp,
                    BpfDataplane::Create(DataplaneOptions(cfg)));
+  if (!cfg.mtu_set && dp->fabric()) {
+    // The overlay costs 50 bytes of every fabric frame.
+    cfg.mtu = dp->fabric()->mtu - (cfg.overlay.type == OverlayConfig::Type::kVxlan ? 50 : 0);
+    spdlog::info("pod MTU {} (fabric MTU {} minus the VXLAN overhead)", cfg.mtu, dp->fabric()->mtu);
+  }
   StateStore store(cfg.state_dir);
   ASSIGN_OR_RETURN(std::unique_ptr<EndpointManager> endpoints,
                    EndpointManager::Create(PodNetwork::FromConfig(cfg), *dp, store));

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/common/status_macros.h"
 #include "agent/dataplane/reasons.h"
+#include <arpa/inet.h>
 #include <net/if.h>
 
 #include "agent/netlink/netns.h"
@@ -92,11 +93,42 @@ absl::StatusOr<std::unique_ptr<BpfDataplane>> BpfDataplane::Create(
   cfg.host_ifindex = host.ifindex;
   cfg.flags = XVR_CFG_F_READY;
   cfg.events_per_sec = opts.events_per_sec;
+  if (!opts.fabric_ifname.empty()) RETURN_IF_ERROR(dp->SetUpFabric(&cfg));
   RETURN_IF_ERROR(dp->node_.Update(0, cfg));
   spdlog::info("data path ready: programs {}, host pair {} (ifindex {}), pod attach {}",
                dp->progs_.reused ? "re-used from pins" : "loaded", opts.host_ifname,
                host.ifindex, opts.pod_attach_tc ? "tc" : "xdp");
   return dp;
+}
+
+absl::Status BpfDataplane::SetUpFabric(xvr_node_cfg* cfg) {
+  ASSIGN_OR_RETURN(NlSock sock, ConnectRoute());
+  ASSIGN_OR_RETURN(LinkAttrs link, GetLink(sock.get(), opts_.fabric_ifname));
+  absl::StatusOr<Ipv4Addr> ip = FirstIpv4(sock.get(), link.ifindex);
+  if (!ip.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "spec.fabricInterface ", opts_.fabric_ifname, " has no IPv4 address: ", ip.status().message()));
+  }
+  fabric_ = FabricInfo{link.ifindex, link.mac, *ip, link.mtu};
+  // xdp_pod redirects encapsulated frames out of the fabric via the devmap.
+  RETURN_IF_ERROR(devmap_.Update(link.ifindex, link.ifindex));
+  RETURN_IF_ERROR(AttachXdp(progs_.xdp_fabric.get(), link.ifindex, opts_.fabric_ifname,
+                            opts_.xdp_mode, links_dir()));
+  cfg->node_ip = ip->be();
+  cfg->fabric_ifindex = link.ifindex;
+  std::memcpy(cfg->fabric_mac, link.mac.bytes().data(), XVR_ETH_ALEN);
+  cfg->vxlan_port = htons(opts_.vxlan_port);
+  cfg->vni = opts_.vni;
+  if (opts_.vxlan) cfg->flags |= XVR_CFG_F_VXLAN;
+  if (opts_.cluster_cidr) {
+    cfg->cluster_cidr = opts_.cluster_cidr->network().be();
+    cfg->cluster_prefixlen = opts_.cluster_cidr->length();
+  }
+  if (opts_.masquerade) cfg->flags |= XVR_CFG_F_MASQUERADE;
+  spdlog::info("fabric {} (ifindex {}, {}, mtu {}): xdp_fabric attached, overlay {} port {} vni {}",
+               opts_.fabric_ifname, link.ifindex, ip->ToString(), link.mtu,
+               opts_.vxlan ? "vxlan" : "none", opts_.vxlan_port, opts_.vni);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<LinkInfo> BpfDataplane::ResolveLink(const std::string& ifname) {

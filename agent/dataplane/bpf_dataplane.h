@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "agent/dataplane/attach.h"
@@ -23,6 +24,21 @@ struct BpfDataplaneOptions {
   std::string host_peer_ifname = "xvr_net";
   uint32_t mtu = 1500;
   uint32_t events_per_sec = 100;
+  // Multi-node: the underlay NIC (empty: single node, no overlay).
+  std::string fabric_ifname;
+  bool vxlan = true;
+  uint16_t vxlan_port = 4789;
+  uint32_t vni = 1;
+  std::optional<Ipv4Prefix> cluster_cidr;
+  bool masquerade = true;
+};
+
+// What the data path learned about the fabric NIC at start.
+struct FabricInfo {
+  uint32_t ifindex = 0;
+  MacAddr mac;
+  Ipv4Addr node_ip;
+  uint32_t mtu = 0;
 };
 
 class BpfDataplane : public Dataplane {
@@ -47,14 +63,22 @@ class BpfDataplane : public Dataplane {
   const ProgramSet& programs() const { return progs_; }
   int events_fd() const { return events_fd_.get(); }
   const BpfDataplaneOptions& options() const { return opts_; }
+  // Set when a fabric interface is configured.
+  const std::optional<FabricInfo>& fabric() const { return fabric_; }
+  // The pinned route LPM and neighbour maps, for the netlink mirror.
+  const std::string maps_dir() const { return opts_.bpf_root + "/maps"; }
 
  private:
   explicit BpfDataplane(BpfDataplaneOptions opts) : opts_(std::move(opts)) {}
   std::string links_dir() const { return opts_.bpf_root + "/links"; }
   // xdp_pod_peer on the pod side, inside the pod's netns.
   absl::Status AttachPeer(const DpEndpoint& ep);
+  // Finds the fabric NIC's address, puts it in the devmap, attaches
+  // xdp_fabric; fills the overlay part of the node config.
+  absl::Status SetUpFabric(xvr_node_cfg* cfg);
 
   BpfDataplaneOptions opts_;
+  std::optional<FabricInfo> fabric_;
   ProgramSet progs_;
   BpfMap<__u32, xvr_endpoint> ep_by_ifindex_;
   BpfMap<__be32, xvr_endpoint> ep_by_ip_;

@@ -19,6 +19,7 @@
 #include "xvr/skel/tc_pod.skel.h"
 #include "xvr/skel/xdp_pod.skel.h"
 #include "xvr/skel/xdp_pod_peer.skel.h"
+#include "xvr/skel/xdp_fabric.skel.h"
 
 namespace xvr {
 namespace {
@@ -116,6 +117,8 @@ absl::StatusOr<ProgramSet> LoadOrReusePrograms(const std::string& bpf_root) {
                    LoadOrReuse<xvr_tc_host_egress>(bpf_root, "tc_host_egress", &set.reused));
   ASSIGN_OR_RETURN(set.xdp_pod_peer,
                    LoadOrReuse<xvr_xdp_pod_peer>(bpf_root, "xdp_pod_peer", &set.reused));
+  ASSIGN_OR_RETURN(set.xdp_fabric,
+                   LoadOrReuse<xvr_xdp_fabric>(bpf_root, "xdp_fabric", &set.reused));
   return set;
 }
 

@@ -13,6 +13,7 @@ struct ProgramSet {
   UniqueFd tc_pod;
   UniqueFd tc_host_egress;
   UniqueFd xdp_pod_peer;
+  UniqueFd xdp_fabric;
   // True when every program was found pinned with the embedded object's
   // hash, i.e. nothing was loaded.
   bool reused = false;

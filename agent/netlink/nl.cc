@@ -5,7 +5,9 @@
 #include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
 
+#include <cstring>
 #include <fstream>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "agent/common/status_macros.h"
@@ -49,10 +51,30 @@ absl::StatusOr<LinkAttrs> GetLink(nl_sock* sock, const std::string& ifname) {
   LinkAttrs a;
   a.ifindex = rtnl_link_get_ifindex(link.get());
   a.flags = rtnl_link_get_flags(link.get());
+  a.mtu = rtnl_link_get_mtu(link.get());
   if (nl_addr* ll = rtnl_link_get_addr(link.get()); ll && nl_addr_get_len(ll) == 6) {
     a.mac = MacAddr(static_cast<const uint8_t*>(nl_addr_get_binary_addr(ll)));
   }
   return a;
+}
+
+absl::StatusOr<Ipv4Addr> FirstIpv4(nl_sock* sock, uint32_t ifindex) {
+  nl_cache* raw = nullptr;
+  RETURN_IF_ERROR(NlStatus(rtnl_addr_alloc_cache(sock, &raw), "dump addresses"));
+  std::unique_ptr<nl_cache, void (*)(nl_cache*)> cache(raw, nl_cache_free);
+  for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
+    auto* addr = reinterpret_cast<rtnl_addr*>(o);
+    if (rtnl_addr_get_family(addr) != AF_INET ||
+        static_cast<uint32_t>(rtnl_addr_get_ifindex(addr)) != ifindex) {
+      continue;
+    }
+    nl_addr* local = rtnl_addr_get_local(addr);
+    if (!local || nl_addr_get_len(local) != 4) continue;
+    uint32_t be = 0;
+    std::memcpy(&be, nl_addr_get_binary_addr(local), 4);
+    return Ipv4Addr::FromBe(be);
+  }
+  return absl::NotFoundError(absl::StrCat("no IPv4 address on ifindex ", ifindex));
 }
 
 static absl::Status SetUp(nl_sock* sock, const std::string& ifname, unsigned extra_flags,

@@ -32,7 +32,12 @@ struct LinkAttrs {
   uint32_t ifindex = 0;
   MacAddr mac;
   unsigned flags = 0;
+  uint32_t mtu = 0;
 };
+
+// The first IPv4 address on `ifindex` (the node's underlay address on the
+// fabric NIC). NotFound when it has none.
+absl::StatusOr<Ipv4Addr> FirstIpv4(nl_sock* sock, uint32_t ifindex);
 absl::StatusOr<LinkAttrs> GetLink(nl_sock* sock, const std::string& ifname);
 
 // The host loopback pair: `host` (ARP off, carries the gateway /32 and the
