@@ -14,6 +14,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "agent/common/status_macros.h"
 #include "agent/k8s/yaml_json.h"
 #include "spdlog/spdlog.h"

@@ -15,7 +15,6 @@
 // An unreadable directory keeps everything as it was.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>

@@ -4,7 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
-#include <set>
+#include <optional>
 #include <variant>
 
 #include "absl/strings/ascii.h"
@@ -21,7 +21,7 @@ using nlohmann::json;
 // Objects nest about ten levels deep; anything far deeper is a mistake or a
 // recursive alias. The node budget bounds alias expansion ("billion laughs").
 constexpr int kMaxDepth = 100;
-constexpr size_t kMaxNodes = 4'000'000;
+constexpr size_t kMaxNodes = 2'000'000;
 
 constexpr char kTagStr[] = "tag:yaml.org,2002:str";
 constexpr char kTagInt[] = "tag:yaml.org,2002:int";
