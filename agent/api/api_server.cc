@@ -193,10 +193,10 @@ void ApiServer::Route(httplib::Server& svr) {
   svr.Get(kEndpointPattern, Guard([this](const auto& q, auto& r) { HandleGet(q, r); }));
   svr.Delete(kEndpointPattern, Guard([this](const auto& q, auto& r) { HandleDelete(q, r); }));
   svr.Post(kGcPath, Guard([this](const auto& q, auto& r) { HandleGc(q, r); }));
-  if (opts_.drops) {
-    svr.Get("/v1/drops", Guard([this](const auto&, auto& r) {
+  for (const auto& [path, view] : opts_.views) {
+    svr.Get(path, Guard([view = view](const auto&, auto& r) {
       r.status = 200;
-      r.set_content(opts_.drops().dump(), "application/json");
+      r.set_content(view().dump(), "application/json");
     }));
   }
 

@@ -4,6 +4,8 @@
 // error answer.
 #pragma once
 
+#include <map>
+
 #include "nlohmann/json.hpp"
 
 #include <atomic>
@@ -36,8 +38,9 @@ struct ApiServerOptions {
   size_t max_body_bytes = 1 << 20;
   // Supplies the "events" object of /v1/stats; zeros when unset.
   std::function<EventStats()> event_stats;
-  // Supplies GET /v1/drops (recent drop events); 404 when unset.
-  std::function<nlohmann::json()> drops;
+  // Read-only views served as GET <path> (e.g. /v1/drops, /v1/routes):
+  // each function returns the JSON body of a 200 answer.
+  std::map<std::string, std::function<nlohmann::json()>> views;
 };
 
 class ApiServer {

@@ -11,7 +11,15 @@
 #include "agent/dataplane/bpf_dataplane.h"
 #include "agent/endpoints/endpoint_manager.h"
 #include "agent/events/drop_events.h"
+#include "agent/k8s/cluster_state.h"
+#include "agent/k8s/manifests_source.h"
 #include "agent/netlink/link_watcher.h"
+#include "agent/netlink/neigh_watcher.h"
+#include "agent/netlink/route_watcher.h"
+#include "agent/overlay/tunnel_manager.h"
+#include "agent/routing/neigh_table.h"
+#include "agent/routing/route_table.h"
+#include "agent/routing/routing_json.h"
 #include "agent/state/state_store.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -78,13 +86,9 @@ absl::Status RunAgent(const AgentFlags& flags) {
   spdlog::info("xvr-agent on node {}: podCIDR {}, gateway {}, mode {}, podAttach {}",
                cfg.node_name, cfg.pod_cidr.ToString(), cfg.gateway_ip.ToString(),
                AgentModeName(cfg.agent_mode), PodAttachName(cfg.pod_attach));
-  if (!flags.manifests_dir.empty()) {
-    if (!std::filesystem::is_directory(flags.manifests_dir)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--manifests ", flags.manifests_dir, ": not a directory"));
-    }
-    spdlog::info("manifests dir {}: single-node mode, no remote nodes are read yet",
-                 flags.manifests_dir);
+  if (!flags.manifests_dir.empty() && !std::filesystem::is_directory(flags.manifests_dir)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--manifests ", flags.manifests_dir, ": not a directory"));
   }
 
   ASSIGN_OR_RETURN(std::unique_ptr<BpfDataplane> dp,
@@ -94,6 +98,34 @@ absl::Status RunAgent(const AgentFlags& flags) {
     cfg.mtu = dp->fabric()->mtu - (cfg.overlay.type == OverlayConfig::Type::kVxlan ? 50 : 0);
     spdlog::info("pod MTU {} (fabric MTU {} minus the VXLAN overhead)", cfg.mtu, dp->fabric()->mtu);
   }
+  // Routing: the kernel's main table and neighbours mirrored into the LPM
+  // and neighbour maps, merged with this node's pod CIDR and the tunnel
+  // routes derived from the cluster's Nodes.
+  ASSIGN_OR_RETURN(auto route_map, (BpfMap<xvr_route_key, xvr_route>::OpenPinned(
+                                       dp->maps_dir() + "/" XVR_MAP_ROUTES)));
+  ASSIGN_OR_RETURN(auto neigh_map,
+                   (BpfMap<__be32, xvr_neigh>::OpenPinned(dp->maps_dir() + "/" XVR_MAP_NEIGH)));
+  RouteTable routes(&route_map);
+  NeighTable neighs(&neigh_map);
+  if (absl::Status s = routes.SetLocalPodCidr(cfg.pod_cidr); !s.ok()) {
+    spdlog::warn("local pod CIDR route: {}", s.ToString());
+  }
+  RouteWatcher route_watcher(&routes);
+  NeighWatcher neigh_watcher(&neighs);
+  RETURN_IF_ERROR(route_watcher.Start());
+  RETURN_IF_ERROR(neigh_watcher.Start());
+
+  k8s::ClusterState cluster;
+  std::unique_ptr<k8s::ManifestsSource> manifests;
+  if (!flags.manifests_dir.empty()) {
+    manifests = std::make_unique<k8s::ManifestsSource>(flags.manifests_dir, &cluster);
+    RETURN_IF_ERROR(manifests->Start());
+  }
+  TunnelManager tunnels(&cluster, &routes, cfg.node_name);
+  if (dp->fabric() && cfg.overlay.type == OverlayConfig::Type::kVxlan) {
+    RETURN_IF_ERROR(tunnels.Start());
+  }
+
   StateStore store(cfg.state_dir);
   ASSIGN_OR_RETURN(std::unique_ptr<EndpointManager> endpoints,
                    EndpointManager::Create(PodNetwork::FromConfig(cfg), *dp, store));
@@ -119,7 +151,21 @@ absl::Status RunAgent(const AgentFlags& flags) {
     const BpfDataplane::EventCounts c = dp->ReadEventCounts();
     return EventStats{c.lost, c.suppressed};
   };
-  api_opts.drops = [&drops] { return drops.ToJson(); };
+  api_opts.views["/v1/drops"] = [&drops] { return drops.ToJson(); };
+  api_opts.views["/v1/routes"] = [&routes] {
+    return RoutesToJson(routes.Snapshot(), routes.stats());
+  };
+  api_opts.views["/v1/neighbours"] = [&neighs] {
+    return NeighboursToJson(neighs.Snapshot(), neighs.stats());
+  };
+  api_opts.views["/v1/nodes"] = [&tunnels] {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const k8s::RemoteNode& n : tunnels.Current()) {
+      arr.push_back({{"name", n.name}, {"podCIDR", n.pod_cidr.ToString()},
+                     {"nodeIP", n.node_ip.ToString()}});
+    }
+    return nlohmann::json{{"remoteNodes", arr}};
+  };
   ApiServer api(api_opts, *endpoints);
   RETURN_IF_ERROR(api.Start());
   api.SetReady(true);
@@ -129,6 +175,10 @@ absl::Status RunAgent(const AgentFlags& flags) {
   api.Stop();
   links.Stop();
   drops.Stop();
+  tunnels.Stop();
+  if (manifests) manifests->Stop();
+  route_watcher.Stop();
+  neigh_watcher.Stop();
   return absl::OkStatus();
 }
 

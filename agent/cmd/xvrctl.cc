@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
   auto* endpoints = app.add_subcommand("endpoints", "pods attached on this node");
   auto* stats = app.add_subcommand("stats", "data path counters by hook, verdict and reason");
   auto* drops = app.add_subcommand("drops", "recent drop events from the ring buffer");
+  auto* routes = app.add_subcommand("routes", "the route LPM map as the data path sees it");
+  auto* neighbours = app.add_subcommand("neighbours", "the neighbour map (mirrored ARP table)");
+  auto* nodes = app.add_subcommand("nodes", "remote nodes used as tunnel destinations");
   app.require_subcommand(1);
   CLI11_PARSE(app, argc, argv);
 
@@ -78,6 +81,34 @@ int main(int argc, char** argv) {
                       Str(d, "summary")});
     }
     std::cout << xvr::RenderTable({"TS(ns)", "HOOK", "REASON", "IFINDEX", "PACKET"}, rows);
+    return 0;
+  }
+  if (routes->parsed() || neighbours->parsed() || nodes->parsed()) {
+    const char* path = routes->parsed()       ? "/v1/routes"
+                       : neighbours->parsed() ? "/v1/neighbours"
+                                              : "/v1/nodes";
+    auto j = xvr::AgentGet(socket, path);
+    if (!j.ok()) return Fail(j.status());
+    if (output == "json") {
+      std::cout << j->dump(2) << "\n";
+      return 0;
+    }
+    // Table: the first array in the answer, its objects' keys as columns.
+    for (const auto& [key, value] : j->items()) {
+      if (!value.is_array()) continue;
+      std::vector<std::string> header;
+      if (!value.empty() && value[0].is_object()) {
+        for (const auto& [k, v] : value[0].items()) header.push_back(k);
+      }
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& e : value) {
+        std::vector<std::string> row;
+        for (const std::string& h : header) row.push_back(Str(e, h.c_str()));
+        rows.push_back(std::move(row));
+      }
+      std::cout << xvr::RenderTable(header, rows);
+      break;
+    }
     return 0;
   }
   return 0;
