@@ -13,9 +13,9 @@ namespace xvr {
 struct KernelNeigh {
   Ipv4Addr ip;
   uint32_t ifindex = 0;
-  MacAddr mac;            // meaningful only if has_lladdr
+  MacAddr mac;  // meaningful only if has_lladdr
   bool has_lladdr = false;
-  uint16_t state = 0;     // NUD_* bits
+  uint16_t state = 0;  // NUD_* bits
 
   bool operator==(const KernelNeigh&) const = default;
 };

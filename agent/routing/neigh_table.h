@@ -11,6 +11,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -29,13 +31,13 @@ struct NeighEntry {
   Ipv4Addr ip;
   MacAddr mac;
   uint32_t ifindex = 0;
-  uint16_t state = 0;     // NUD_*
+  uint16_t state = 0;       // NUD_*
   uint32_t candidates = 0;  // interfaces the address is usable on
   bool in_map = false;
 };
 
 struct NeighTableStats {
-  uint64_t entries = 0;      // usable (ip, ifindex) entries
+  uint64_t entries = 0;  // usable (ip, ifindex) entries
   uint64_t in_map = 0;
   uint64_t map_updates = 0;
   uint64_t map_deletes = 0;

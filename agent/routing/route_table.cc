@@ -230,9 +230,8 @@ absl::Status RouteTable::SetTunnelRoutes(const std::vector<TunnelRoute>& routes)
     auto [it, inserted] = fresh.try_emplace(key, t.node_ip);
     if (!inserted && it->second != t.node_ip) {
       const Ipv4Addr keep = std::min(it->second, t.node_ip);
-      spdlog::warn("pod CIDR {} claimed by nodes {} and {}; using {}",
-                   PrefixOf(key).ToString(), it->second.ToString(), t.node_ip.ToString(),
-                   keep.ToString());
+      spdlog::warn("pod CIDR {} claimed by nodes {} and {}; using {}", PrefixOf(key).ToString(),
+                   it->second.ToString(), t.node_ip.ToString(), keep.ToString());
       it->second = keep;
     }
   }
@@ -360,9 +359,8 @@ std::vector<RouteEntry> RouteTable::Snapshot() const {
     e.in_map = want && s.in_map && SameRoute(s.programmed, *want);
     out.push_back(e);
   }
-  std::sort(out.begin(), out.end(), [](const RouteEntry& a, const RouteEntry& b) {
-    return a.prefix < b.prefix;
-  });
+  std::sort(out.begin(), out.end(),
+            [](const RouteEntry& a, const RouteEntry& b) { return a.prefix < b.prefix; });
   return out;
 }
 

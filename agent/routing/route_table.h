@@ -36,22 +36,22 @@ struct TunnelRoute {
 // One prefix as xvrctl shows it.
 struct RouteEntry {
   Ipv4Prefix prefix;
-  uint32_t type = 0;      // XVR_RT_* of the winning source
-  Ipv4Addr nexthop;       // KERNEL: gateway (0 = on-link)
-  Ipv4Addr tunnel_dst;    // TUNNEL: remote node
-  uint32_t ifindex = 0;   // KERNEL: output interface
-  uint32_t metric = 0;    // KERNEL: metric of the winning route
-  uint8_t protocol = 0;   // KERNEL: RTPROT_*
-  uint32_t sources = 0;   // bit (1 << XVR_RT_*) per source present, shadowed ones included
-  bool in_map = false;    // false while a failed map write awaits Reconcile()
+  uint32_t type = 0;     // XVR_RT_* of the winning source
+  Ipv4Addr nexthop;      // KERNEL: gateway (0 = on-link)
+  Ipv4Addr tunnel_dst;   // TUNNEL: remote node
+  uint32_t ifindex = 0;  // KERNEL: output interface
+  uint32_t metric = 0;   // KERNEL: metric of the winning route
+  uint8_t protocol = 0;  // KERNEL: RTPROT_*
+  uint32_t sources = 0;  // bit (1 << XVR_RT_*) per source present, shadowed ones included
+  bool in_map = false;   // false while a failed map write awaits Reconcile()
 };
 
 struct RouteTableStats {
-  uint64_t prefixes = 0;        // prefixes with at least one source
-  uint64_t kernel_routes = 0;   // (prefix, metric) pairs from the kernel
+  uint64_t prefixes = 0;       // prefixes with at least one source
+  uint64_t kernel_routes = 0;  // (prefix, metric) pairs from the kernel
   uint64_t tunnel_routes = 0;
-  uint64_t in_map = 0;          // entries this table has in the map
-  uint64_t map_updates = 0;     // successful writes, since start
+  uint64_t in_map = 0;       // entries this table has in the map
+  uint64_t map_updates = 0;  // successful writes, since start
   uint64_t map_deletes = 0;
   uint64_t map_errors = 0;      // failed writes/deletes (the map is then repaired by Reconcile)
   uint64_t kernel_resyncs = 0;  // full kernel dumps applied
@@ -138,7 +138,8 @@ class RouteTable : public KernelRouteSink {
   absl::flat_hash_map<uint32_t, uint32_t> kernel_per_ifindex_ ABSL_GUARDED_BY(mu_);
   std::optional<PrefixKey> local_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<PrefixKey, Ipv4Addr> tunnels_ ABSL_GUARDED_BY(mu_);
-  bool needs_reconcile_ ABSL_GUARDED_BY(mu_) = true;  // until the first full sync, or after an error
+  bool needs_reconcile_ ABSL_GUARDED_BY(mu_) =
+      true;  // until the first full sync, or after an error
   RouteTableStats stats_ ABSL_GUARDED_BY(mu_);
 };
 
