@@ -110,7 +110,7 @@ absl::StatusOr<LinkAttrs> EnsureHostPair(const std::string& host, const std::str
   ASSIGN_OR_RETURN(LinkAttrs attrs, GetLink(sock.get(), host));
 
   NlObject<rtnl_addr> addr(rtnl_addr_alloc());
-  NlObject<nl_addr> local;
+  NlAddr local;
   {
     uint32_t be = gateway.be();
     local.reset(nl_addr_build(AF_INET, &be, 4));
@@ -123,7 +123,7 @@ absl::StatusOr<LinkAttrs> EnsureHostPair(const std::string& host, const std::str
 
   NlObject<rtnl_route> route(rtnl_route_alloc());
   uint32_t net_be = pod_cidr.network().be();
-  NlObject<nl_addr> dst(nl_addr_build(AF_INET, &net_be, 4));
+  NlAddr dst(nl_addr_build(AF_INET, &net_be, 4));
   nl_addr_set_prefixlen(dst.get(), pod_cidr.length());
   rtnl_route_set_family(route.get(), AF_INET);
   rtnl_route_set_dst(route.get(), dst.get());

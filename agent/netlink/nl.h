@@ -23,6 +23,12 @@ struct NlObjectDeleter {
 template <typename T>
 using NlObject = std::unique_ptr<T, NlObjectDeleter>;
 
+// nl_addr has its own reference count (nl_addr_put), not nl_object's.
+struct NlAddrDeleter {
+  void operator()(nl_addr* a) const { nl_addr_put(a); }
+};
+using NlAddr = std::unique_ptr<nl_addr, NlAddrDeleter>;
+
 // A connected NETLINK_ROUTE socket.
 absl::StatusOr<NlSock> ConnectRoute();
 
