@@ -31,6 +31,7 @@ demo: build
 
 demo-down:
 	bash scripts/xvr-lab down demo
+	bash scripts/xvr-lab down demomn
 
 bench: build
 	bash bench/run-all.sh

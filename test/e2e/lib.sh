@@ -16,6 +16,9 @@ LAB_TOOL=$REPO/scripts/xvr-lab
 TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
 LAB=${E2E_LAB:-e2e$$}
 WORK=""
+# Exit status of a skipped test (ctest: SKIP_RETURN_CODE); see skip().
+E2E_SKIP=77
+E2E_SKIP_WHY=""
 
 lab() { "$LAB_TOOL" "$@"; }
 log() { printf '[%s %s] %s\n' "$TEST_NAME" "$(date +%T)" "$*"; }
@@ -23,12 +26,25 @@ fail() {
   printf '\nFAIL [%s]: %s\n' "$TEST_NAME" "$*" >&2
   exit 1
 }
+# skip WHY: the feature under test is not there yet (never for a bug).
+skip() {
+  E2E_SKIP_WHY=$*
+  exit "$E2E_SKIP"
+}
 
 e2e_cleanup() {
-  local rc=$? leftovers
+  local rc=$? leftovers d
   trap - EXIT
   set +e
-  if ((rc != 0)) && [[ -d $(lab path "$LAB" dir) ]]; then
+  if ((rc != 0 && rc != E2E_SKIP)) && [[ -f $(lab path "$LAB" dir)/cluster.env ]]; then
+    for d in "$(lab path "$LAB" dir)"/n*/; do
+      [[ -f $d/agent.log ]] || continue
+      echo "--- $(basename "$d") agent log (last 30 lines) ---" >&2
+      tail -n 30 "$d/agent.log" >&2
+      echo "--- $(basename "$d") cni log (last 10 lines) ---" >&2
+      tail -n 10 "$d/cni.log" >&2 2>/dev/null
+    done
+  elif ((rc != 0 && rc != E2E_SKIP)) && [[ -d $(lab path "$LAB" dir) ]]; then
     echo "--- agent log (last 30 lines) ---" >&2
     tail -n 30 "$(lab path "$LAB" log)" >&2 2>/dev/null
     echo "--- cni log (last 20 lines) ---" >&2
@@ -38,6 +54,8 @@ e2e_cleanup() {
   jobs -p | xargs -r kill 2>/dev/null
   lab down "$LAB" >/dev/null 2>&1 || lab down "$LAB"
   leftovers=$(ip netns list | awk '{print $1}' | grep "^$LAB-")
+  # A cluster's nodes pin under xvr-lab-LAB-nI.
+  leftovers+=$(compgen -G "$(lab path "$LAB" bpfroot)-n*" | tr '\n' ' ')
   if [[ -n $leftovers || -e $(lab path "$LAB" bpfroot) || -e $(lab path "$LAB" dir) ]]; then
     echo "FAIL [$TEST_NAME]: 'xvr-lab down $LAB' left: ${leftovers//$'\n'/ }" >&2
     rc=1
@@ -45,6 +63,8 @@ e2e_cleanup() {
   [[ -n $WORK ]] && rm -rf "$WORK"
   if ((rc == 0)); then
     echo "PASS [$TEST_NAME]"
+  elif ((rc == E2E_SKIP)); then
+    echo "SKIP [$TEST_NAME]: $E2E_SKIP_WHY"
   else
     echo "FAIL [$TEST_NAME] (exit $rc)" >&2
   fi
@@ -236,3 +256,169 @@ pod_host_ifname() { # POD: host veth from the saved ADD result
   jq -r '[.interfaces[] | select((.sandbox // "") == "")][0].name' "$PODS_DIR/$1.json"
 }
 pod_gateway() { jq -r '.ips[0].gateway' "$PODS_DIR/$1.json"; }
+
+# --- clusters (multi-node tests) ----------------------------------------------
+#
+# A cluster lab (xvr-lab cluster-up) has nodes n1..nN. Pods are named
+# nI-podJ here: in_pod, ping_ok, wait_listen and tcp_transfer take them as
+# they are (their netns is $LAB-nI-podJ). Functions that read a node's
+# counters or maps run under on_node, which points SOCK, BPFROOT, NODE_NS and
+# PODS_DIR at that node for the duration of one call.
+
+# The tests wait for the overlay themselves (lab cluster-wait), with a
+# failure instead of cluster-up's warning.
+e2e_cluster_up() {
+  XVR_LAB_READY_TIMEOUT=0 lab cluster-up "$LAB" "$@"
+  CLUSTER_JSON=$(lab cluster-info "$LAB" -o json)
+  EXT_NS=$(jq -r .external.netns <<<"$CLUSTER_JSON")
+  # shellcheck disable=SC2034 # read by the tests
+  EXT_IP=$(jq -r .external.ip <<<"$CLUSTER_JSON")
+  UL_NS=$(jq -r .underlay.netns <<<"$CLUSTER_JSON")
+  # shellcheck disable=SC2034
+  VXLAN_PORT=$(jq -r .overlay.port <<<"$CLUSTER_JSON")
+  # shellcheck disable=SC2034
+  VXLAN_VNI=$(jq -r .overlay.vni <<<"$CLUSTER_JSON")
+}
+
+cluster_refresh() { CLUSTER_JSON=$(lab cluster-info "$LAB" -o json); }
+node_field() { jq -r --arg n "$1" ".nodes[] | select(.name == \$n) | .$2" <<<"$CLUSTER_JSON"; }
+node_ip() { node_field "$1" ip; }
+node_cidr() { node_field "$1" podCIDR; }
+node_vtep_mac() { node_field "$1" vtepMAC; }
+xvr_nodes() { jq -r '.nodes[] | select(.kind == "xvr") | .name' <<<"$CLUSTER_JSON"; }
+cpod_ip() { lab ip "$LAB/$1" "$2"; } # NODE POD
+
+# on_node NODE CMD...: CMD sees NODE's socket, pins, netns and pods.
+on_node() {
+  local n=$1
+  shift
+  local SOCK BPFROOT NODE_NS PODS_DIR
+  SOCK=$(lab path "$LAB/$n" socket)
+  BPFROOT=$(lab path "$LAB/$n" bpfroot)
+  NODE_NS=$(lab path "$LAB/$n" node-netns)
+  PODS_DIR=$(lab path "$LAB/$n" pods)
+  "$@"
+}
+in_cnode() { # NODE CMD...
+  local n=$1
+  shift
+  nsenter --net="/run/netns/$LAB-$n" -- "$@"
+}
+in_ext() { ip netns exec "$EXT_NS" "$@"; }
+in_ul() { ip netns exec "$UL_NS" "$@"; }
+
+# snap_on NODE SNAP / assert_rose_on NODE SNAP HOOK VERDICT REASON MIN
+# [packets|bytes] WHAT: snap/assert_rose on one node's counters.
+snap_on() { on_node "$1" snap "$1-$2"; }
+assert_rose_on() {
+  local n=$1 s=$2 field=packets d
+  shift 2
+  if [[ ${5:-} == packets || ${5:-} == bytes ]]; then field=$5; fi
+  d=$(on_node "$n" delta "$n-$s" "$1" "$2" "$3" "$field")
+  ((d >= $4)) || fail "${6:-path}: $n $1 $2/$3 $field rose by $d, expected >= $4"
+  log "  $n: counter $1 $2/$3 $field +$d (>= $4)"
+}
+delta_on() { on_node "$1" delta "$1-$2" "${@:3}"; } # NODE SNAP HOOK VERDICT REASON [field]
+
+# Every xvr node: ip_forward=0, no bridge, no vxlan device.
+assert_cluster_kernel_path_off() {
+  local n
+  for n in $(xvr_nodes); do
+    on_node "$n" assert_kernel_path_off
+  done
+}
+
+# A node's pinned xvr_routes / xvr_neigh, decoded by the lab tool: lines
+# "PREFIX local|tunnel NODE_IP|kernel [via GW] dev IFINDEX", "IP MAC STATE dev IFINDEX".
+routes_of() { lab routes "$LAB/$1"; }
+neigh_of() { lab neigh "$LAB/$1"; }
+
+# wait_for SECONDS CMD...: polls CMD every 50 ms until it succeeds (0) or
+# SECONDS pass (1). Sets WAITED_MS.
+wait_for() {
+  local secs=$1 t0 rc=0
+  shift
+  t0=$(date +%s%N)
+  until "$@"; do
+    if (($(date +%s%N) - t0 > secs * 1000000000)); then
+      rc=1
+      break
+    fi
+    sleep 0.05
+  done
+  # shellcheck disable=SC2034
+  WAITED_MS=$((($(date +%s%N) - t0) / 1000000))
+  return "$rc"
+}
+
+has_route() { routes_of "$1" | grep -qxF "$2"; }      # NODE LINE
+lacks_route() { ! routes_of "$1" | grep -q "^$2 "; }  # NODE PREFIX
+# Tunnel route for NODE's pod CIDR on FROM (or none of it).
+has_tunnel() { has_route "$1" "$(node_cidr "$2") tunnel $(node_ip "$2")"; } # FROM NODE
+lacks_tunnel() { ! routes_of "$1" | grep -q "^$(node_cidr "$2") tunnel"; }
+
+# The fabric program is attached to fab0 on every xvr node.
+assert_fabric_attached() {
+  local n
+  for n in $(xvr_nodes); do
+    in_cnode "$n" ip -d link show fab0 | grep -q 'prog/xdp' ||
+      fail "$n: no XDP program on fab0: $(in_cnode "$n" ip -d link show fab0)"
+  done
+  log "xdp_fabric attached to fab0 on: $(xvr_nodes | tr '\n' ' ')"
+}
+
+# udp_transfer FROM(pod) TO_POD TO_IP COUNT: COUNT numbered datagrams of
+# ~200 bytes, paced; every one must arrive intact.
+udp_transfer() {
+  local from=$1 to=$2 ip=$3 n=$4 port=5301 srv i got
+  for ((i = 1; i <= n; i++)); do
+    printf 'xvr-udp %05d %s\n' "$i" "$(head -c 90 /dev/zero | tr '\0' 'u')$from->$to"
+  done >"$WORK/udp_tx"
+  rm -f "$WORK/udp_rx"
+  # Not through in_pod: $! must be the process that gets the kill below
+  # (ip netns exec execs timeout, which passes the signal on to nc).
+  ip netns exec "$LAB-$to" timeout 30 nc -u -l -p "$port" </dev/null >"$WORK/udp_rx" &
+  srv=$!
+  for ((i = 0; i < 50; i++)); do
+    in_pod "$to" ss -Hlun "sport = :$port" | grep -q . && break
+    sleep 0.1
+  done
+  # One write per line, 5 ms apart: one datagram per line, no fragments.
+  while IFS= read -r line; do
+    printf '%s\n' "$line"
+    sleep 0.005
+  done <"$WORK/udp_tx" | in_pod "$from" timeout 30 nc -u -w 1 "$ip" "$port" ||
+    fail "UDP $from -> $to: nc client failed"
+  for ((i = 0; i < 50; i++)); do
+    [[ $(wc -l <"$WORK/udp_rx") -ge $n ]] && break
+    sleep 0.1
+  done
+  kill "$srv" 2>/dev/null
+  wait "$srv" 2>/dev/null || true
+  got=$(wc -l <"$WORK/udp_rx")
+  cmp -s "$WORK/udp_tx" "$WORK/udp_rx" ||
+    fail "UDP $from -> $to ($ip:$port): $got of $n datagrams arrived intact and in order"
+  log "  UDP $from -> $to ($ip): $n/$n datagrams intact"
+}
+
+# Capture on the underlay bridge (br0 in $UL_NS): ul_capture_start FILE
+# [FILTER]; traffic; ul_capture_stop.
+ul_capture_start() {
+  local i
+  UL_CAP_FILE=$1
+  rm -f "$UL_CAP_FILE" "$WORK/tshark.err"
+  # $! is tshark itself (ip netns exec execs it), so SIGINT reaches it.
+  ip netns exec "$UL_NS" tshark -i br0 -w "$UL_CAP_FILE" -f "${2:-udp}" 2>"$WORK/tshark.err" >/dev/null &
+  UL_CAP_PID=$!
+  for ((i = 0; i < 100; i++)); do
+    grep -q "Capturing on" "$WORK/tshark.err" 2>/dev/null && { sleep 0.2; return 0; }
+    kill -0 "$UL_CAP_PID" 2>/dev/null || fail "tshark on br0 in $UL_NS died: $(cat "$WORK/tshark.err")"
+    sleep 0.1
+  done
+  fail "tshark on br0 in $UL_NS did not start: $(cat "$WORK/tshark.err")"
+}
+ul_capture_stop() {
+  sleep 0.3
+  kill -INT "$UL_CAP_PID" 2>/dev/null
+  wait "$UL_CAP_PID" 2>/dev/null || true
+}
