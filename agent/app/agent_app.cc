@@ -125,6 +125,11 @@ absl::Status RunAgent(const AgentFlags& flags) {
   if (dp->fabric() && cfg.overlay.type == OverlayConfig::Type::kVxlan) {
     RETURN_IF_ERROR(tunnels.Start());
   }
+  if (dp->fabric() && cfg.masquerade) {
+    // Said plainly so nobody mistakes the kernel path for xvr's.
+    spdlog::warn("spec.masquerade: SNAT in BPF is not implemented yet; traffic to outside the "
+                 "cluster is handed to the kernel (pass/no_route)");
+  }
 
   StateStore store(cfg.state_dir);
   ASSIGN_OR_RETURN(std::unique_ptr<EndpointManager> endpoints,
