@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `make bench`: builds the benchmark tools, runs every benchmark with its
+# baselines in one go and prints one markdown report (docs/BENCHMARKS.md
+# quotes it). A copy goes to build/bench-results/<UTC time>.md.
+#
+#   bash bench/run-all.sh [a] [b] [c] [d]    (default: all four)
+#
+# Environment: BENCH_RUNS (runs per figure, default 5), BENCH_CNI_RUNS
+# (default 3), BENCH_CNI_PODS (default 200), BENCH_PPS_SECONDS and
+# BENCH_TCP_SECONDS (default 5), BENCH_CPU (CPU of the pps generator, 1).
+# Root only. Not part of `make test`. Figures from a busy machine are not
+# comparable with figures from an idle one: the report prints the load.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BENCH_DIR/.." && pwd)
+BUILD=${BENCH_BUILD:-$REPO/build}
+[[ $(id -u) == 0 ]] || { echo "bench: must run as root" >&2; exit 1; }
+
+sections=("$@")
+((${#sections[@]})) || sections=(a b c d)
+
+cmake --build "$BUILD" -j "$(nproc)" --target xvr-agent xvr-cni xvrctl xvr_bench_tools >&2
+
+mkdir -p "$BUILD/bench-results"
+OUT=$BUILD/bench-results/$(date -u +%Y%m%dT%H%M%SZ).md
+
+report() {
+  local s
+  echo "## Benchmark run $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  echo "Machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), Linux $(uname -r), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, $(grep -qw hypervisor /proc/cpuinfo && echo 'virtual machine (CPU flag hypervisor)' || echo 'bare metal')."
+  echo "Build: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes'), $(grep -m1 CMAKE_BUILD_TYPE: "$BUILD/CMakeCache.txt" | cut -d= -f2)."
+  echo "Runs per figure: ${BENCH_RUNS:-5} (CNI: ${BENCH_CNI_RUNS:-3})."
+  echo "Load average at start: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo
+  for s in "${sections[@]}"; do
+    case $s in
+      a) bash "$BENCH_DIR/prog_cost.sh" ;;
+      b) bash "$BENCH_DIR/pod_pps.sh" ;;
+      c) bash "$BENCH_DIR/pod_tcp.sh" ;;
+      d) bash "$BENCH_DIR/cni_add.sh" ;;
+      *) echo "bench: unknown section '$s' (a b c d)" >&2; return 1 ;;
+    esac
+  done
+  echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+}
+
+report | tee "$OUT"
+echo "bench: report saved to $OUT" >&2
