@@ -18,6 +18,7 @@
 
 #include "xvr/skel/tc_host_egress.skel.h"
 #include "xvr/skel/tc_pod.skel.h"
+#include "xvr/skel/xdp_fabric.skel.h"
 #include "xvr/skel/xdp_pod.skel.h"
 
 namespace xvr::test {
@@ -86,6 +87,7 @@ const char* ProgramName(Program p) {
     case Program::kXdpPod: return "xdp_pod";
     case Program::kTcPod: return "tc_pod";
     case Program::kTcHostEgress: return "tc_host_egress";
+    case Program::kXdpFabric: return "xdp_fabric";
   }
   return "?";
 }
@@ -95,11 +97,12 @@ uint32_t HookOf(Program p) {
     case Program::kXdpPod: return XVR_HOOK_XDP_POD;
     case Program::kTcPod: return XVR_HOOK_TC_POD;
     case Program::kTcHostEgress: return XVR_HOOK_TC_HOST_EGRESS;
+    case Program::kXdpFabric: return XVR_HOOK_XDP_FABRIC;
   }
   return XVR_HOOK_MAX;
 }
 
-bool IsXdp(Program p) { return p == Program::kXdpPod; }
+bool IsXdp(Program p) { return p == Program::kXdpPod || p == Program::kXdpFabric; }
 
 uint32_t ActionFor(Program p, uint32_t verdict) {
   if (IsXdp(p)) {
@@ -173,6 +176,7 @@ void BpfProgramTest::SetUp() {
   if (::geteuid() != 0) GTEST_SKIP() << "BPF program tests need root (BPF_PROG_RUN, netns, bpffs)";
 
   const int seq = g_fixture_seq.fetch_add(1);
+  seq_ = seq;
 
   // One CPU for the whole test: per-CPU state stays in one slot.
   if (::sched_getaffinity(0, sizeof(orig_affinity_), &orig_affinity_) == 0) {
@@ -196,26 +200,33 @@ void BpfProgramTest::SetUp() {
   absl::Status st = netns_.Enter();
   ASSERT_TRUE(st.ok()) << st.ToString();
 
-  // Names unique per process and test (<= 15 chars), though the netns is
-  // private anyway.
-  auto make = [&](const char* tag, VethPair* out) {
-    char name[16], peer[32];  // IFNAMSIZ 16, checked by CreateVethPair
-    std::snprintf(name, sizeof(name), "xb%x-%x%s", static_cast<unsigned>(::getpid()) & 0xfffff,
-                  static_cast<unsigned>(seq) & 0xfff, tag);
-    std::snprintf(peer, sizeof(peer), "%sp", name);
-    absl::StatusOr<VethPair> v = CreateVethPair(name, peer);
-    ASSERT_TRUE(v.ok()) << v.status().ToString();
-    veths_.push_back(v->name);
-    *out = *v;
-  };
   VethPair a, b, c;
-  ASSERT_NO_FATAL_FAILURE(make("a", &a));
-  ASSERT_NO_FATAL_FAILURE(make("b", &b));
-  ASSERT_NO_FATAL_FAILURE(make("c", &c));
-  ASSERT_NO_FATAL_FAILURE(make("h", &host_loop_));
+  ASSERT_NO_FATAL_FAILURE(MakeVeth("a", &a));
+  ASSERT_NO_FATAL_FAILURE(MakeVeth("b", &b));
+  ASSERT_NO_FATAL_FAILURE(MakeVeth("c", &c));
+  ASSERT_NO_FATAL_FAILURE(MakeVeth("h", &host_loop_));
   pod_a_ = {kPodA, a.ifindex, a.peer_ifindex};
   pod_b_ = {kPodB, b.ifindex, b.peer_ifindex};
   pod_c_ = {kPodC, c.ifindex, c.peer_ifindex};
+}
+
+void BpfProgramTest::MakeVeth(const char* tag, VethPair* out) {
+  ASSERT_TRUE(netns_.active()) << "SetUp did not complete";
+  // Names unique per process and test (<= 15 chars), though the netns is
+  // private anyway.
+  char name[16], peer[32];  // IFNAMSIZ 16, checked by CreateVethPair
+  std::snprintf(name, sizeof(name), "xb%x-%x%s", static_cast<unsigned>(::getpid()) & 0xfffff,
+                static_cast<unsigned>(seq_) & 0xfff, tag);
+  std::snprintf(peer, sizeof(peer), "%sp", name);
+  absl::StatusOr<VethPair> v = CreateVethPair(name, peer);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  veths_.push_back(v->name);
+  *out = *v;
+}
+
+void BpfProgramTest::CreateFabric() {
+  ASSERT_EQ(fabric_.ifindex, 0) << "fabric already created";
+  ASSERT_NO_FATAL_FAILURE(MakeVeth("f", &fabric_));
 }
 
 void BpfProgramTest::TearDown() { CleanUp(); }
@@ -236,6 +247,7 @@ void BpfProgramTest::CleanUp() {
     }
   }
   veths_.clear();
+  fabric_ = {};
   netns_.Leave();
   if (pinned_cpu_) {
     ::sched_setaffinity(0, sizeof(orig_affinity_), &orig_affinity_);
@@ -252,6 +264,7 @@ void BpfProgramTest::LoadProgram(Program p) {
     case Program::kXdpPod: l = LoadSkeleton<xvr_xdp_pod>(pin_dir_); break;
     case Program::kTcPod: l = LoadSkeleton<xvr_tc_pod>(pin_dir_); break;
     case Program::kTcHostEgress: l = LoadSkeleton<xvr_tc_host_egress>(pin_dir_); break;
+    case Program::kXdpFabric: l = LoadSkeleton<xvr_xdp_fabric>(pin_dir_); break;
   }
   destroy_ = std::move(l.destroy);
   ASSERT_TRUE(l.error.empty()) << ProgramName(p) << ": " << l.error;
@@ -261,6 +274,19 @@ void BpfProgramTest::LoadProgram(Program p) {
   struct stat st {};
   const std::string pin = pin_dir_ + "/" + XVR_MAP_COUNTERS;
   ASSERT_EQ(::stat(pin.c_str(), &st), 0) << pin << " not pinned";
+}
+
+void BpfProgramTest::UnloadProgram() {
+  ASSERT_FALSE(pin_dir_.empty()) << "SetUp did not complete";
+  if (destroy_) {
+    destroy_();
+    destroy_ = nullptr;
+  }
+  obj_ = nullptr;
+  prog_fd_ = -1;
+  RemovePinDir(pin_dir_);
+  ASSERT_EQ(::mkdir(pin_dir_.c_str(), 0700), 0)
+      << "mkdir " << pin_dir_ << ": " << std::strerror(errno);
 }
 
 int BpfProgramTest::MapFd(const char* name) const {
@@ -309,6 +335,29 @@ void BpfProgramTest::PutEndpoint(const TestEndpoint& ep, bool in_devmap) {
     ASSERT_EQ(bpf_map_update_elem(MapFd(XVR_MAP_DEVMAP), &ifindex, &ifindex, BPF_ANY), 0)
         << "update " << XVR_MAP_DEVMAP << ": " << std::strerror(errno);
   }
+}
+
+void BpfProgramTest::PutDevmap(int ifindex) {
+  const uint32_t key = static_cast<uint32_t>(ifindex);
+  ASSERT_EQ(bpf_map_update_elem(MapFd(XVR_MAP_DEVMAP), &key, &key, BPF_ANY), 0)
+      << "update " << XVR_MAP_DEVMAP << "[" << ifindex << "]: " << std::strerror(errno);
+}
+
+void BpfProgramTest::PutRoute(const Ipv4& prefix, uint32_t prefixlen, const xvr_route& route) {
+  const xvr_route_key key{prefixlen, prefix.be32()};
+  ASSERT_EQ(bpf_map_update_elem(MapFd(XVR_MAP_ROUTES), &key, &route, BPF_ANY), 0)
+      << "update " << XVR_MAP_ROUTES << "[" << prefix.str() << "/" << prefixlen
+      << "]: " << std::strerror(errno);
+}
+
+void BpfProgramTest::PutNeigh(const Ipv4& ip, const Mac& mac, int ifindex, uint16_t state) {
+  xvr_neigh v{};
+  std::memcpy(v.mac, mac.data(), 6);
+  v.state = state;
+  v.ifindex = static_cast<uint32_t>(ifindex);
+  const uint32_t key = ip.be32();
+  ASSERT_EQ(bpf_map_update_elem(MapFd(XVR_MAP_NEIGH), &key, &v, BPF_ANY), 0)
+      << "update " << XVR_MAP_NEIGH << "[" << ip.str() << "]: " << std::strerror(errno);
 }
 
 void BpfProgramTest::SeedTopology() {

@@ -6,12 +6,18 @@
 // Each test gets:
 //   - a fresh network namespace holding four veth pairs (pods A, B, C and
 //     the host loopback pair), so ingress ifindexes and device-map entries
-//     name real devices without touching the host;
+//     name real devices without touching the host; overlay tests add a
+//     fifth, the fabric (underlay) NIC, with CreateFabric();
 //   - /sys/fs/bpf/xvr-test-<pid>-<n>/ as the skeleton's pin_root_path, so
 //     the maps (LIBBPF_PIN_BY_NAME) are new and private to the test;
 //   - the calling thread pinned to one CPU, so per-CPU state (the event
 //     rate limiter) is deterministic.
 // TearDown undoes all of it, whether the test passed or not.
+//
+// One program is loaded at a time. UnloadProgram() destroys it and empties
+// the pin directory, so the next LoadProgram() starts from fresh maps: that
+// is how one test plays two nodes (encapsulate on one, decapsulate on the
+// other) in the same netns.
 #ifndef XVR_TEST_BPF_BPF_FIXTURE_H
 #define XVR_TEST_BPF_BPF_FIXTURE_H
 
@@ -34,7 +40,7 @@ struct bpf_object;
 
 namespace xvr::test {
 
-enum class Program { kXdpPod, kTcPod, kTcHostEgress };
+enum class Program { kXdpPod, kTcPod, kTcHostEgress, kXdpFabric };
 
 const char* ProgramName(Program p);
 uint32_t HookOf(Program p);
@@ -72,13 +78,25 @@ class BpfProgramTest : public ::testing::Test {
   // Opens and loads the program's skeleton with maps pinned in the test's
   // private directory. Use with ASSERT_NO_FATAL_FAILURE.
   void LoadProgram(Program p);
+  // Destroys the loaded program and removes its pins (fresh maps for the
+  // next LoadProgram). Use with ASSERT_NO_FATAL_FAILURE.
+  void UnloadProgram();
   // Writes xvr_node[0] (ready, events_per_sec 1000) and endpoints A and B
   // (both maps and the device map) and C (endpoint maps only).
   void SeedTopology();
+  // Creates the fabric veth pair (fabric_); its host end stands for the
+  // node's underlay NIC. Use with ASSERT_NO_FATAL_FAILURE.
+  void CreateFabric();
 
   xvr_node_cfg DefaultNodeConfig() const;
   void WriteNodeConfig(const xvr_node_cfg& cfg);
   void PutEndpoint(const TestEndpoint& ep, bool in_devmap);
+  // xvr_devmap[ifindex] = ifindex.
+  void PutDevmap(int ifindex);
+  // xvr_routes[prefix/prefixlen] = route.
+  void PutRoute(const Ipv4& prefix, uint32_t prefixlen, const xvr_route& route);
+  // xvr_neigh[ip] = {mac, state, ifindex}.
+  void PutNeigh(const Ipv4& ip, const Mac& mac, int ifindex, uint16_t state = 0x02 /* REACHABLE */);
 
   // Runs the loaded program once on pkt arriving on ifindex. Use with
   // ASSERT_NO_FATAL_FAILURE.
@@ -107,13 +125,18 @@ class BpfProgramTest : public ::testing::Test {
 
   TestEndpoint pod_a_, pod_b_, pod_c_;
   VethPair host_loop_;
+  VethPair fabric_;  // after CreateFabric()
 
  private:
   void CleanUp();
+  // A veth pair named after the process, the fixture and `tag`, deleted by
+  // CleanUp.
+  void MakeVeth(const char* tag, VethPair* out);
 
   ScopedNetns netns_;
   std::vector<std::string> veths_;
   std::string pin_dir_;
+  int seq_ = 0;
   bool pinned_cpu_ = false;
   cpu_set_t orig_affinity_{};
   Program program_ = Program::kXdpPod;

@@ -102,8 +102,13 @@ PacketBuilder& PacketBuilder::IPv4(const Ipv4& src, const Ipv4& dst, IPv4Options
   return *this;
 }
 
-PacketBuilder& PacketBuilder::UDP(uint16_t sport, uint16_t dport) {
-  layers_.push_back(UdpL{sport, dport});
+PacketBuilder& PacketBuilder::UDP(uint16_t sport, uint16_t dport, UdpOptions opts) {
+  layers_.push_back(UdpL{sport, dport, opts});
+  return *this;
+}
+
+PacketBuilder& PacketBuilder::VXLAN(uint32_t vni, VxlanOptions opts) {
+  layers_.push_back(VxlanL{vni, opts});
   return *this;
 }
 
@@ -190,9 +195,11 @@ Bytes PacketBuilder::Build() const {
             const size_t len = 8 + rest.size();
             Put16(h, l.sport);
             Put16(h, l.dport);
-            Put16(h, static_cast<uint16_t>(len));
+            Put16(h, l.o.len.value_or(static_cast<uint16_t>(len)));
             Put16(h, 0);
-            if (outer_ip) {
+            if (l.o.check) {
+              Set16(h, 6, *l.o.check);
+            } else if (outer_ip) {
               Bytes all = h;
               all.insert(all.end(), rest.begin(), rest.end());
               uint16_t c =
@@ -240,6 +247,13 @@ Bytes PacketBuilder::Build() const {
             PutN(h, a.tpa.b.data(), 4);
           } else if constexpr (std::is_same_v<T, RawL>) {
             h = l.b;
+          } else if constexpr (std::is_same_v<T, VxlanL>) {
+            Put8(h, l.o.flags);
+            Put8(h, static_cast<uint8_t>(l.o.reserved1 >> 16));
+            Put16(h, static_cast<uint16_t>(l.o.reserved1));
+            Put16(h, static_cast<uint16_t>((l.vni & 0xffffff) >> 8));
+            Put8(h, static_cast<uint8_t>(l.vni));
+            Put8(h, l.o.reserved2);
           }
         },
         layers_[i]);
@@ -248,6 +262,20 @@ Bytes PacketBuilder::Build() const {
   }
   rest.resize(rest.size() + pad_, 0);
   return rest;
+}
+
+Bytes VxlanEncap(const VxlanOuter& o, const Bytes& inner_frame) {
+  return PacketBuilder()
+      .Eth(o.src_mac, o.dst_mac)
+      .IPv4(o.src, o.dst, o.ip)
+      .UDP(o.sport, o.dport, o.udp)
+      .VXLAN(o.vni, o.vxlan)
+      .Payload(inner_frame)
+      .Build();
+}
+
+uint16_t Be16At(const Bytes& b, size_t off) {
+  return static_cast<uint16_t>(b.at(off) << 8 | b.at(off + 1));
 }
 
 Bytes Truncate(const Bytes& pkt, size_t n) {

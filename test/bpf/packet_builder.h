@@ -12,6 +12,19 @@
 //
 // Every field the programs validate can be overridden (version, IHL, total
 // length, checksum) to build malformed packets on purpose.
+//
+// Layers nest: a VXLAN packet is the outer layers, a VXLAN header and the
+// inner frame's layers (VxlanEncap() below wraps an already built frame):
+//
+//   Bytes vx = PacketBuilder()
+//                  .Eth(kNodeMac, kPeerMac)
+//                  .IPv4(Ip("192.168.250.12"), Ip("192.168.250.11"), {.id = 0})
+//                  .UDP(50000, kVxlanPort, {.check = 0})
+//                  .VXLAN(1)
+//                  .Eth(kVtepMac, kOtherVtepMac)
+//                  .IPv4(Ip("10.244.2.5"), Ip("10.244.1.20"))
+//                  .UDP(1000, 53)
+//                  .Build();
 #ifndef XVR_TEST_BPF_PACKET_BUILDER_H
 #define XVR_TEST_BPF_PACKET_BUILDER_H
 
@@ -51,6 +64,13 @@ inline constexpr uint16_t kEthPVlan = 0x8100;
 inline constexpr size_t kEthHdrLen = 14;
 inline constexpr size_t kIpv4HdrLen = 20;
 inline constexpr size_t kArpLen = 28;
+inline constexpr size_t kUdpHdrLen = 8;
+inline constexpr size_t kVxlanHdrLen = 8;
+// Outer Ethernet + IPv4 + UDP + VXLAN in front of the inner frame.
+inline constexpr size_t kVxlanEncapLen = kEthHdrLen + kIpv4HdrLen + kUdpHdrLen + kVxlanHdrLen;
+inline constexpr uint16_t kVxlanPort = 4789;        // IANA (RFC 7348)
+inline constexpr uint16_t kVxlanPortLinux = 8472;   // the Linux/flannel default
+inline constexpr uint8_t kVxlanFlagI = 0x08;        // "VNI valid"
 
 struct IPv4Options {
   uint8_t ttl = 64;
@@ -66,6 +86,20 @@ struct IPv4Options {
   std::optional<uint8_t> ihl;       // default 5 + options words
   std::optional<uint16_t> tot_len;  // default header + everything after it
   std::optional<uint16_t> check;    // default the correct checksum
+};
+
+struct UdpOptions {
+  // Overrides; unset means "computed". A VXLAN sender puts 0 (no checksum).
+  std::optional<uint16_t> check;
+  std::optional<uint16_t> len;
+};
+
+// The 8-byte VXLAN header (RFC 7348 §5): flags, 24 reserved bits, the VNI,
+// 8 reserved bits.
+struct VxlanOptions {
+  uint8_t flags = kVxlanFlagI;
+  uint32_t reserved1 = 0;  // low 24 bits used
+  uint8_t reserved2 = 0;
 };
 
 struct ArpFields {
@@ -85,11 +119,14 @@ class PacketBuilder {
   // ethertype 0 = taken from the next layer (IPv4 / ARP).
   PacketBuilder& Eth(const Mac& src, const Mac& dst, uint16_t ethertype = 0);
   PacketBuilder& IPv4(const Ipv4& src, const Ipv4& dst, IPv4Options opts = {});
-  PacketBuilder& UDP(uint16_t sport, uint16_t dport);
+  PacketBuilder& UDP(uint16_t sport, uint16_t dport, UdpOptions opts = {});
   PacketBuilder& TCP(uint16_t sport, uint16_t dport, uint32_t seq = 1, uint32_t ack = 0,
                      uint8_t flags = 0x02 /* SYN */, uint16_t window = 65535);
   PacketBuilder& ICMP(uint8_t type, uint8_t code, uint16_t id = 1, uint16_t seq = 1);
   PacketBuilder& ARP(const ArpFields& arp);
+  // A VXLAN header (vni: low 24 bits); what follows it (an Eth layer, or a
+  // Payload holding a whole frame) is the inner frame.
+  PacketBuilder& VXLAN(uint32_t vni, VxlanOptions opts = {});
   PacketBuilder& Payload(const Bytes& bytes);
   PacketBuilder& Payload(const std::string& text);
   // Zero bytes after everything else, not counted by IPv4 total length or
@@ -109,6 +146,11 @@ class PacketBuilder {
   };
   struct UdpL {
     uint16_t sport, dport;
+    UdpOptions o;
+  };
+  struct VxlanL {
+    uint32_t vni;
+    VxlanOptions o;
   };
   struct TcpL {
     uint16_t sport, dport;
@@ -126,11 +168,39 @@ class PacketBuilder {
   struct RawL {
     Bytes b;
   };
-  using Layer = std::variant<EthL, IpL, UdpL, TcpL, IcmpL, ArpL, RawL>;
+  using Layer = std::variant<EthL, IpL, UdpL, TcpL, IcmpL, ArpL, RawL, VxlanL>;
 
   std::vector<Layer> layers_;
   size_t pad_ = 0;
 };
+
+// The outer headers of a VXLAN packet as a VTEP sends them: Ethernet,
+// IPv4 (id 0, no fragmentation flags, TTL 64 unless set), UDP with checksum
+// 0, and the VXLAN header.
+struct VxlanOuter {
+  Mac src_mac{}, dst_mac{};
+  Ipv4 src{}, dst{};
+  uint16_t sport = 49152;
+  uint16_t dport = kVxlanPort;
+  uint32_t vni = 1;
+  IPv4Options ip{.id = 0};
+  UdpOptions udp{.check = 0};
+  VxlanOptions vxlan{};
+};
+
+// inner_frame (a whole Ethernet frame, padding and all) wrapped in `outer`:
+// the lengths count every byte of it.
+Bytes VxlanEncap(const VxlanOuter& outer, const Bytes& inner_frame);
+
+// Offsets into a VXLAN packet (outer IPv4 without options).
+inline constexpr size_t kOuterIpOff = kEthHdrLen;
+inline constexpr size_t kOuterUdpOff = kOuterIpOff + kIpv4HdrLen;
+inline constexpr size_t kOuterSportOff = kOuterUdpOff;
+inline constexpr size_t kVxlanOff = kOuterUdpOff + kUdpHdrLen;
+inline constexpr size_t kInnerFrameOff = kVxlanEncapLen;
+
+// Big-endian 16 bits at off.
+uint16_t Be16At(const Bytes& b, size_t off);
 
 // The first n bytes of a packet.
 Bytes Truncate(const Bytes& pkt, size_t n);
