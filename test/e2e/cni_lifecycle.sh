@@ -66,6 +66,21 @@ snap s
 ping_ok pod1 "$IP3" 10
 assert_rose s xdp_pod redirect ok 20 packets "pod1 <-> pod3 after DEL pod2"
 
+log "5b. a pod whose netns vanishes without DEL: the link event cleans its endpoint up"
+lab add-pod "$LAB" pod5 >/dev/null
+IP5=$(lab ip "$LAB" pod5)
+assert_eq "$(map_count xvr_ep_ip)" 3 "xvr_ep_ip entries with pod5"
+ip netns delete "$LAB-pod5"   # kernel destroys the veth pair; no CNI DEL
+gone5() { [ "$(map_count xvr_ep_ip)" = 2 ] &&
+  jq -e --arg ip "$IP5" '[.endpoints[] | select(.ip == $ip)] | length == 0' <<<"$(endpoints_json)" >/dev/null; }
+wait_for 5 gone5 || fail "endpoint of pod5 ($IP5) still present after its veth vanished: $(endpoints_json)"
+STATE_FILE=$(lab path "$LAB" state)/state.json
+jq -e --arg ip "$IP5" '[.ipam.allocations[] | select(.ip == $ip)] | length == 0' "$STATE_FILE" \
+  >/dev/null || fail "IPAM still holds $IP5 after its veth vanished"
+out=$(lab cni "$LAB" DEL pod5 --no-prev) || fail "late DEL pod5 failed: $out"
+rm -f "$PODS_DIR/pod5.cid" "$PODS_DIR/pod5.json"
+log "  pod5's endpoint, map entry and address went with its veth"
+
 log "6. STATUS: 0 with the agent up"
 out=$(lab cni "$LAB" STATUS) || fail "STATUS with the agent up failed: $out"
 
