@@ -54,9 +54,25 @@ void TunnelManager::Sync() {
     spdlog::warn("tunnel routes: {}", s.ToString());
   }
   spdlog::info("tunnel routes: {} remote node(s)", nodes.size());
-  Probe(nodes);
-  std::lock_guard<std::mutex> lock(mu_);
-  current_ = std::move(nodes);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    current_ = std::move(nodes);
+  }
+  Probe(ProbeTargets());
+}
+
+std::vector<Ipv4Addr> TunnelManager::ProbeTargets() const {
+  std::vector<Ipv4Addr> out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const k8s::RemoteNode& n : current_) out.push_back(n.node_ip);
+  }
+  // Gateways of kernel routes (the default route above all): pod traffic
+  // leaving the cluster goes to them, with MACs from the neighbour map.
+  for (const RouteEntry& e : routes_->Snapshot()) {
+    if (e.type == XVR_RT_KERNEL && e.nexthop.value() != 0) out.push_back(e.nexthop);
+  }
+  return out;
 }
 
 void TunnelManager::ProbeLoop(int interval) {
@@ -64,9 +80,8 @@ void TunnelManager::ProbeLoop(int interval) {
   while (!stop_) {
     cv_.wait_for(lock, std::chrono::seconds(interval), [this] { return stop_; });
     if (stop_) break;
-    std::vector<k8s::RemoteNode> nodes = current_;
     lock.unlock();
-    Probe(nodes);
+    Probe(ProbeTargets());
     lock.lock();
   }
 }
@@ -74,14 +89,14 @@ void TunnelManager::ProbeLoop(int interval) {
 // A datagram to the discard port makes the kernel resolve the next hop
 // towards each node; the netlink mirror then copies the neighbour into
 // xvr_neigh. The remote kernel answers with a port unreachable at worst.
-void TunnelManager::Probe(const std::vector<k8s::RemoteNode>& nodes) {
+void TunnelManager::Probe(const std::vector<Ipv4Addr>& targets) {
   UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd.valid()) return;
-  for (const k8s::RemoteNode& n : nodes) {
+  for (const Ipv4Addr& ip : targets) {
     sockaddr_in to{};
     to.sin_family = AF_INET;
     to.sin_port = htons(9);
-    to.sin_addr.s_addr = n.node_ip.be();
+    to.sin_addr.s_addr = ip.be();
     (void)::sendto(fd.get(), "", 0, 0, reinterpret_cast<const sockaddr*>(&to), sizeof(to));
   }
 }

@@ -35,7 +35,8 @@ class TunnelManager {
  private:
   void Sync();
   void ProbeLoop(int interval);
-  static void Probe(const std::vector<k8s::RemoteNode>& nodes);
+  std::vector<Ipv4Addr> ProbeTargets() const;
+  static void Probe(const std::vector<Ipv4Addr>& targets);
 
   k8s::ClusterState* state_;
   RouteTable* routes_;

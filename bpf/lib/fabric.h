@@ -8,6 +8,7 @@
 #define XVR_LIB_FABRIC_H
 
 #include "vxlan.h"
+#include "nat.h"
 
 /* Outer headers as far as the VXLAN header, pointers checked. */
 struct fabric_outer {
@@ -61,6 +62,64 @@ static __always_inline int fabric_decap(struct xdp_md *ctx, const struct xvr_nod
 	return XVR_RET(XVR_VERDICT_REDIRECT, XVR_R_OK);
 }
 
+/* An IPv4 packet (no tunnel) for a pod on this node: MACs, TTL, redirect. */
+static __always_inline int fabric_deliver(struct xdp_md *ctx, struct ethhdr *eth, struct iphdr *ip,
+					  const struct xvr_endpoint *ep)
+{
+	if (ip->ttl <= 1)
+		return -XVR_R_TTL_EXCEEDED;
+	ipv4_dec_ttl(ip);
+	mac_copy(eth->h_dest, ep->mac);
+	mac_copy(eth->h_source, ep->host_mac);
+	if (ctx_redirect_pod(ctx, ep->ifindex) < 0)
+		return -XVR_R_REDIRECT_FAILED;
+	return XVR_RET(XVR_VERDICT_REDIRECT, XVR_R_OK);
+}
+
+/* Not VXLAN: a reply to a pod's NAPT flow (to the node IP), or an outside
+ * client's packet for a pod IP routed to this node. */
+static __always_inline int fabric_plain(struct xdp_md *ctx, const struct xvr_node_cfg *cfg,
+					struct ethhdr *eth, struct iphdr *ip)
+{
+	void *data_end = ctx_data_end(ctx);
+	const struct xvr_endpoint *ep;
+	struct nat_l4 l4;
+
+	if (nat_l4_fields(ip, data_end, ip->daddr == cfg->node_ip ? ICMP_ECHOREPLY : ICMP_ECHO,
+			  &l4) < 0)
+		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_OURS);
+	if (ip->daddr == cfg->node_ip) {
+		struct xvr_nat_key rev = {
+			.saddr = ip->saddr, .daddr = ip->daddr, .sport = l4.dport ? *l4.sport : 0,
+			.dport = l4.dport ? *l4.dport : *l4.sport, .proto = ip->protocol,
+		};
+		const struct xvr_nat_val *orig = bpf_map_lookup_elem(&xvr_snat_rev, &rev);
+
+		if (!orig)
+			return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_OURS);
+		ep = bpf_map_lookup_elem(&xvr_ep_ip, &orig->addr);
+		if (!ep)
+			return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_OURS);
+		nat_rewrite(ip, &ip->daddr, orig->addr, &l4, l4.dport ? l4.dport : l4.sport,
+			    orig->port);
+		return fabric_deliver(ctx, eth, ip, ep);
+	}
+	ep = bpf_map_lookup_elem(&xvr_ep_ip, &ip->daddr);
+	if (!ep)
+		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_OURS);
+	/* Remember the flow so the pod's replies leave untranslated. */
+	if (l4.dport) {
+		struct xvr_nat_key fwd = {
+			.saddr = ip->daddr, .daddr = ip->saddr, .sport = *l4.dport, .dport = *l4.sport,
+			.proto = ip->protocol,
+		};
+		struct xvr_nat_val none = {};
+
+		bpf_map_update_elem(&xvr_snat, &fwd, &none, BPF_NOEXIST);
+	}
+	return fabric_deliver(ctx, eth, ip, ep);
+}
+
 static __always_inline int fabric_handle(struct xdp_md *ctx)
 {
 	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
@@ -74,13 +133,13 @@ static __always_inline int fabric_handle(struct xdp_md *ctx)
 	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
 		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_OURS);
 	ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > data_end || ip->ihl != 5 || ip->protocol != IPPROTO_UDP ||
-	    ip->daddr != cfg->node_ip || (ip->frag_off & bpf_htons(0x1fff | 0x2000)))
+	if ((void *)(ip + 1) > data_end || ip->ihl != 5 || ip_is_fragment(ip))
 		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_OURS);
 	udp = (void *)(ip + 1);
-	if ((void *)(udp + 1) > data_end || udp->dest != cfg->vxlan_port)
-		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_OURS);
-	return fabric_decap(ctx, cfg);
+	if (ip->protocol == IPPROTO_UDP && ip->daddr == cfg->node_ip &&
+	    (void *)(udp + 1) <= data_end && udp->dest == cfg->vxlan_port)
+		return fabric_decap(ctx, cfg);
+	return fabric_plain(ctx, cfg, eth, ip);
 }
 
 #endif

@@ -77,6 +77,22 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xvr_neigh SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XVR_MAX_NAT);
+	__type(key, struct xvr_nat_key);
+	__type(value, struct xvr_nat_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_snat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XVR_MAX_NAT);
+	__type(key, struct xvr_nat_key);
+	__type(value, struct xvr_nat_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_snat_rev SEC(".maps");
+
 static __always_inline const struct xvr_node_cfg *node_cfg(void)
 {
 	__u32 zero = 0;

@@ -10,6 +10,7 @@
 #include "arp.h"
 #include "ipv4.h"
 #include "vxlan.h"
+#include "nat.h"
 
 /* Enough linear bytes for Ethernet + ARP or Ethernet + IPv4 w/o options. */
 #define POD_PULL_LEN (sizeof(struct ethhdr) + sizeof(struct arp_eth_ipv4))
@@ -24,7 +25,9 @@ static __always_inline int pod_route(struct xvr_ctx *ctx, const struct xvr_node_
 
 	if (rt && rt->type == XVR_RT_TUNNEL)
 		return vxlan_send(ctx, cfg, ip, rt->tunnel_dst);
-	return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NO_ROUTE);
+	if (rt && rt->type == XVR_RT_LOCAL)  /* our pod CIDR, no such pod */
+		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NO_ROUTE);
+	return pod_leave_cluster(ctx, cfg, ip);
 }
 
 static __always_inline int pod_forward_ipv4(struct xvr_ctx *ctx, const struct xvr_endpoint *src)

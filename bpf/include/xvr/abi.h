@@ -81,13 +81,16 @@ enum xvr_verdict {
   X(VXLAN_BAD_FLAGS, 18, "vxlan_bad_flags", "VXLAN header without the valid-VNI flag") \
   X(VXLAN_NO_ENDPOINT, 19, "vxlan_no_endpoint", "decapsulated packet for a pod IP with no endpoint on this node") \
   X(ENCAP_FAILED, 20, "encap_failed", "no room to add the VXLAN headers") \
+  X(NAT_NO_PORT, 21, "snat_no_port", "every NAPT port to that destination is in use") \
+  X(NAT_UNSUPPORTED, 22, "snat_unsupported", "leaving the cluster needs NAPT but the protocol or fragment cannot be translated") \
   X(PASS_TO_HOST, 32, "to_host", "destination is the node itself")             \
   X(PASS_NO_ROUTE, 33, "no_route", "destination unknown to xvr, handed to the kernel") \
   X(PASS_IP_OPTIONS, 34, "ip_options", "IPv4 options are handled by the kernel") \
   X(PASS_ARP_OTHER, 35, "arp_other", "ARP that xvr does not answer (reply, probe, self)") \
   X(PASS_NOT_POD, 36, "not_pod_destination", "host egress packet for an address without an endpoint") \
   X(PASS_NO_NEIGH, 37, "no_neighbour", "next hop of the tunnel not resolved yet; the kernel resolves it") \
-  X(PASS_NOT_OURS, 38, "not_ours", "fabric traffic that is not xvr's (ARP, SSH, kubelet, BGP...)")
+  X(PASS_NOT_OURS, 38, "not_ours", "fabric traffic that is not xvr's (ARP, SSH, kubelet, BGP...)") \
+  X(PASS_NO_EGRESS, 39, "no_egress_route", "leaving the cluster, but no route out of the fabric NIC with a resolved next hop")
 
 enum xvr_reason {
 #define XVR_REASON_ENUM(name, val, str, help) XVR_R_##name = val,
@@ -226,6 +229,35 @@ struct xvr_neigh {
 XVR_STATIC_ASSERT(sizeof(struct xvr_neigh) == 12, "xvr_neigh layout");
 
 /* ---------------------------------------------------------------------------
+ * NAPT for pod traffic leaving the cluster (spec.masquerade). xvr_snat is
+ * keyed by the pod's tuple as it leaves, xvr_snat_rev by the reply's tuple
+ * as it arrives on the fabric. An xvr_snat entry with addr 0 marks a flow an
+ * outside client opened to a pod: its replies leave untranslated.
+ */
+struct xvr_nat_key {
+  __be32 saddr;
+  __be32 daddr;
+  __be16 sport;  /* ICMP echo: the identifier */
+  __be16 dport;  /* ICMP echo: 0 */
+  __u8 proto;
+  __u8 pad[3];
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_nat_key) == 16, "xvr_nat_key layout");
+
+struct xvr_nat_val {
+  __be32 addr;   /* translated address (0: no translation) */
+  __be16 port;   /* translated port / ICMP identifier */
+  __u16 pad;
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_nat_val) == 8, "xvr_nat_val layout");
+
+/* Ports the node's NAPT hands out; keep them out of the node's own
+ * ephemeral range (net.ipv4.ip_local_port_range, 32768-60999 by default). */
+#define XVR_NAT_PORT_MIN 61000
+#define XVR_NAT_PORT_COUNT 4536
+#define XVR_NAT_TRIES 32
+
+/* ---------------------------------------------------------------------------
  * Map names (<= 15 chars, pinned by name under <bpfRoot>/maps) and sizes.
  */
 #define XVR_MAP_EP_IFINDEX "xvr_ep_ifidx"
@@ -237,6 +269,8 @@ XVR_STATIC_ASSERT(sizeof(struct xvr_neigh) == 12, "xvr_neigh layout");
 #define XVR_MAP_RATELIMIT "xvr_evrl"
 #define XVR_MAP_ROUTES "xvr_routes"
 #define XVR_MAP_NEIGH "xvr_neigh"
+#define XVR_MAP_SNAT "xvr_snat"
+#define XVR_MAP_SNAT_REV "xvr_snat_rev"
 
 #ifndef XVR_MAX_ENDPOINTS
 #define XVR_MAX_ENDPOINTS 4096
@@ -246,6 +280,9 @@ XVR_STATIC_ASSERT(sizeof(struct xvr_neigh) == 12, "xvr_neigh layout");
 #endif
 #ifndef XVR_MAX_NEIGH
 #define XVR_MAX_NEIGH 16384
+#endif
+#ifndef XVR_MAX_NAT
+#define XVR_MAX_NAT 65536
 #endif
 #ifndef XVR_EVENTS_BYTES
 #define XVR_EVENTS_BYTES (256 * 1024)
