@@ -136,8 +136,10 @@ static __always_inline int ctx_redirect_out(struct __sk_buff *ctx, __u32 ifindex
  * inner frame, so big TCP segments are split correctly. */
 static __always_inline int ctx_push_encap(struct __sk_buff *ctx, __u32 len)
 {
+	/* FIXED_GSO: the pod MTU already leaves room for the 50 bytes, and
+	 * without it UDP GSO (UDP_SEGMENT) packets cannot grow at all. */
 	return bpf_skb_adjust_room(ctx, len, BPF_ADJ_ROOM_MAC,
-				   BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP |
+				   BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP |
 				   BPF_F_ADJ_ROOM_ENCAP_L2_ETH |
 				   BPF_F_ADJ_ROOM_ENCAP_L2(sizeof(struct ethhdr)));
 }

@@ -135,6 +135,10 @@ static __always_inline int fabric_handle(struct xdp_md *ctx)
 	ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > data_end || ip->ihl != 5 || ip_is_fragment(ip))
 		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_OURS);
+	/* A damaged outer header is the kernel's to drop and count (RFC 1122
+	 * 3.2.1.2; ip_rcv's InHdrErrors). */
+	if (ip->version != 4 || ipv4_csum(ip) != 0)
+		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_OURS);
 	udp = (void *)(ip + 1);
 	if (ip->protocol == IPPROTO_UDP && ip->daddr == cfg->node_ip &&
 	    (void *)(udp + 1) <= data_end && udp->dest == cfg->vxlan_port)

@@ -375,10 +375,11 @@ void BpfProgramTest::Run(const Bytes& pkt, int ifindex, RunResult* result) {
 }
 
 int BpfProgramTest::TryRun(const Bytes& pkt, int ifindex, size_t meta, RunResult* result,
-                           size_t linear) {
+                           size_t linear, uint32_t gso_size) {
   *result = {};
   if (prog_fd_ < 0) return -EBADF;
   if (!IsXdp(program_) && (meta || linear)) return -EINVAL;  // XDP layouts only
+  if (IsXdp(program_) && gso_size) return -EINVAL;           // skb only
   Bytes in(meta, 0);
   in.insert(in.end(), pkt.begin(), pkt.end());
 
@@ -402,6 +403,7 @@ int BpfProgramTest::TryRun(const Bytes& pkt, int ifindex, size_t meta, RunResult
     opts.ctx_size_in = sizeof(xctx);
   } else {
     sctx.ifindex = static_cast<uint32_t>(ifindex);
+    sctx.gso_size = gso_size;
     opts.ctx_in = &sctx;
     opts.ctx_size_in = sizeof(sctx);
   }

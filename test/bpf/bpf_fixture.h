@@ -106,8 +106,11 @@ class BpfProgramTest : public ::testing::Test {
   // packet, and a non-zero `linear` puts only the first `linear` bytes in
   // the linear area, the rest in a fragment (xdp.frags programs, Linux >=
   // 6.18; BPF_PROG_RUN refuses frames shorter than 14 bytes, so this is how
-  // a program is shown fewer).
-  int TryRun(const Bytes& pkt, int ifindex, size_t meta, RunResult* result, size_t linear = 0);
+  // a program is shown fewer). TC only: a non-zero `gso_size` goes into
+  // __sk_buff.gso_size, which makes the skb a GSO skb; BPF_PROG_RUN cannot
+  // set its gso_type, so it is of no type (neither TCP nor UDP).
+  int TryRun(const Bytes& pkt, int ifindex, size_t meta, RunResult* result, size_t linear = 0,
+             uint32_t gso_size = 0);
 
   CounterValue Counter(uint32_t hook, uint32_t verdict, uint32_t reason);
   // Every counter slot with a non-zero value, summed over CPUs.

@@ -175,7 +175,7 @@ struct xvr_event_hdr {
   __u16 verdict;
   __u16 reason;
   __u16 cap_len;   /* bytes of data[] that are valid */
-  __u32 pkt_len;   /* original packet length */
+  __u32 pkt_len;   /* length as the program leaves the packet */
   __u32 cpu;
 };
 XVR_STATIC_ASSERT(sizeof(struct xvr_event_hdr) == 32, "xvr_event_hdr layout");
