@@ -100,3 +100,51 @@ offload_state() { # NS IF: "TSO on|off, GRO on|off"
     /^tx-checksumming:/ {csum = $2}
     END {printf "TSO %s, tx-csum %s, GRO %s", tso, csum, gro}'
 }
+
+# --- two-node clusters (cross-node benchmarks) --------------------------------
+#   topo_cluster CFG LAB ATTACH [KERNEL_NODES]
+# A two-node cluster (scripts/xvr-lab cluster-up --nodes 2, one pod per
+# node, nodes on veths into a Linux bridge in the underlay netns LAB-ul);
+# pod A = n1/pod1, pod B = n2/pod1. KERNEL_NODES "1,2" makes both nodes
+# plain Linux nodes (kernel vxlan0 + routed pods, flannel-style): the
+# kernel baseline. Sets the T_* of topo_xvr, plus T_LAB[CFG] = LAB/n1,
+# T_LAB_B[CFG] = LAB/n2, T_HOST_NS_B[CFG] = node 2's netns. Fails unless
+# pod A pings pod B (which also resolves every neighbour on the way).
+declare -gA T_LAB_B T_HOST_NS_B
+topo_cluster() {
+  local cfg=$1 lab=$2 attach=$3 kernel=${4:-} pa pb i
+  local -a args=(--nodes 2 --attach "$attach")
+  [[ -n $kernel ]] && args+=(--kernel-nodes "$kernel")
+  "$LAB_TOOL" cluster-up "$lab" "${args[@]}" >"$WORK/$lab.up.log" 2>&1 || {
+    cat "$WORK/$lab.up.log" >&2
+    "$LAB_TOOL" down "$lab" >/dev/null 2>&1
+    die "xvr-lab cluster-up $lab failed"
+  }
+  on_exit "'$LAB_TOOL' down '$lab'"
+  pa=$("$LAB_TOOL" path "$lab/n1" pods)
+  pb=$("$LAB_TOOL" path "$lab/n2" pods)
+  T_KIND[$cfg]=xvr-$attach
+  [[ -n $kernel ]] && T_KIND[$cfg]=kernel
+  T_LAB[$cfg]=$lab/n1 T_LAB_B[$cfg]=$lab/n2
+  T_NS_A[$cfg]=$lab-n1-pod1 T_NS_B[$cfg]=$lab-n2-pod1
+  T_IP_A[$cfg]=$("$LAB_TOOL" ip "$lab/n1" pod1)
+  T_IP_B[$cfg]=$("$LAB_TOOL" ip "$lab/n2" pod1)
+  T_HOST_NS[$cfg]=$lab-n1 T_HOST_NS_B[$cfg]=$lab-n2
+  T_HOST_A[$cfg]=$(jq -r '[.interfaces[] | select((.sandbox // "") == "")][0].name' "$pa/pod1.json")
+  T_HOST_B[$cfg]=$(jq -r '[.interfaces[] | select((.sandbox // "") == "")][0].name' "$pb/pod1.json")
+  T_DST_MAC[$cfg]=$(link_mac "${T_HOST_NS[$cfg]}" "${T_HOST_A[$cfg]}")
+  for ((i = 0; i < 20; i++)); do
+    in_ns "${T_NS_A[$cfg]}" ping -c 1 -W 1 -q "${T_IP_B[$cfg]}" >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  cat "$WORK/$lab.up.log" >&2
+  die "$cfg: pod A ${T_IP_A[$cfg]} cannot ping pod B ${T_IP_B[$cfg]} across the nodes"
+}
+
+# Counter of one node of a cluster (sum over CPUs): TARGET HOOK VERDICT REASON FIELD
+# (TARGET: LAB/nI, e.g. ${T_LAB[CFG]} or ${T_LAB_B[CFG]}).
+node_counter() {
+  "$LAB_TOOL" stats "$1" -o json |
+    jq --arg h "$2" --arg v "$3" --arg r "$4" --arg f "$5" \
+      '[.counters[] | select(.hook == $h and .verdict == $v and .reason == $r) | .[$f]] | add // 0'
+}
