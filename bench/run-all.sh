@@ -3,16 +3,17 @@
 # baselines in one go and prints one markdown report (docs/BENCHMARKS.md
 # quotes it). A copy goes to build/bench-results/<UTC time>.md.
 #
-#   bash bench/run-all.sh [a] [b] [c] [d] [e] [f] [g]    (default: all)
+#   bash bench/run-all.sh [a] [b] [c] [d] [e] [f] [g] [h]    (default: all)
 #
 # a-d same node; e-g cross-node and control plane: e node_pps.sh, f
 # node_tcp.sh (two-node clusters, xvr vs a flannel-style kernel path), g
-# route_learn.sh (100k routes into the LPM map).
+# route_learn.sh (100k routes into the LPM map), h route_cost.sh (per-packet
+# route lookup cost, 100k routes vs 10).
 #
 # Environment: BENCH_RUNS (runs per figure, default 5), BENCH_CNI_RUNS
 # (default 3), BENCH_CNI_PODS (default 200), BENCH_PPS_SECONDS and
 # BENCH_TCP_SECONDS (default 5), BENCH_CPU (CPU of the pps generator, 1),
-# BENCH_ROUTES (routes for g, default 100000).
+# BENCH_ROUTES (routes for g and h, default 100000).
 # Root only. Not part of `make test`. Figures from a busy machine are not
 # comparable with figures from an idle one: the report prints the load.
 set -euo pipefail
@@ -23,7 +24,7 @@ BUILD=${BENCH_BUILD:-$REPO/build}
 [[ $(id -u) == 0 ]] || { echo "bench: must run as root" >&2; exit 1; }
 
 sections=("$@")
-((${#sections[@]})) || sections=(a b c d e f g)
+((${#sections[@]})) || sections=(a b c d e f g h)
 
 targets=(xvr-agent xvr-cni xvrctl xvr_bench_tools)
 [[ " ${sections[*]} " == *" g "* ]] && targets+=(xvr_routing_e2e_tests)
@@ -50,7 +51,8 @@ report() {
       e) bash "$BENCH_DIR/node_pps.sh" ;;
       f) bash "$BENCH_DIR/node_tcp.sh" ;;
       g) bash "$BENCH_DIR/route_learn.sh" ;;
-      *) echo "bench: unknown section '$s' (a b c d e f g)" >&2; return 1 ;;
+      h) bash "$BENCH_DIR/route_cost.sh" ;;
+      *) echo "bench: unknown section '$s' (a b c d e f g h)" >&2; return 1 ;;
     esac
   done
   echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
