@@ -107,8 +107,14 @@ static __always_inline int fabric_plain(struct xdp_md *ctx, const struct xvr_nod
 	ep = bpf_map_lookup_elem(&xvr_ep_ip, &ip->daddr);
 	if (!ep)
 		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_OURS);
-	/* Remember the flow so the pod's replies leave untranslated. */
-	if (l4.dport) {
+	/* Remember the flow so the pod's replies leave untranslated. Only a
+	 * connection opening (TCP SYN without ACK, or UDP) may do that: a
+	 * spoofed mid-stream packet must not switch NAT off for a pod's own
+	 * outbound flow. */
+	struct tcphdr *th = (void *)(ip + 1);
+
+	if (l4.dport && (ip->protocol == IPPROTO_UDP ||
+			 ((void *)(th + 1) <= data_end && th->syn && !th->ack))) {
 		struct xvr_nat_key fwd = {
 			.saddr = ip->daddr, .daddr = ip->saddr, .sport = *l4.dport, .dport = *l4.sport,
 			.proto = ip->protocol,

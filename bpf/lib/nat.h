@@ -147,8 +147,19 @@ static __always_inline int snat_lookup_or_alloc(const struct xvr_node_cfg *cfg,
 	__u32 h = fwd->saddr ^ fwd->daddr ^ ((__u32)fwd->sport << 16 | fwd->dport) ^ fwd->proto;
 
 	if (v) {
+		const struct xvr_nat_val *lock;
+
 		*out = *v;
-		return 0;
+		if (!v->addr)  /* an outside client's flow: nothing to lock */
+			return 0;
+		/* Both tables are LRU: the port's lock may have been evicted.
+		 * Take it again, or allocate anew if another flow has it. */
+		rev.dport = v->port;
+		lock = bpf_map_lookup_elem(&xvr_snat_rev, &rev);
+		if (lock && lock->addr == orig.addr && lock->port == orig.port)
+			return 0;
+		if (!lock && bpf_map_update_elem(&xvr_snat_rev, &rev, &orig, BPF_NOEXIST) == 0)
+			return 0;
 	}
 	h ^= h >> 16;
 	h *= 0x7feb352d;
@@ -214,8 +225,11 @@ static __always_inline int pod_leave_cluster(struct xvr_ctx *ctx, const struct x
 				return ret;
 			if (to.addr)  /* 0: a reply to a flow an outside client opened */
 				nat_rewrite(ip, &ip->saddr, to.addr, &l4, l4.sport, to.port);
-		} else if (ip->protocol != IPPROTO_ICMP) {
-			/* Fragments and other protocols cannot be given a port. */
+		} else if (ip->protocol != IPPROTO_ICMP || ip_is_fragment(ip) ||
+			   (void *)((struct icmp_echo_hdr *)(ip + 1) + 1) > data_end ||
+			   ((struct icmp_echo_hdr *)(ip + 1))->type == ICMP_ECHO) {
+			/* Fragments, other protocols and truncated ICMP cannot be
+			 * given a port; they must not leave with the pod's IP. */
 			return -XVR_R_NAT_UNSUPPORTED;
 		}
 		/* ICMP other than echo requests (replies to outside pings, errors)
