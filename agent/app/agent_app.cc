@@ -125,11 +125,6 @@ absl::Status RunAgent(const AgentFlags& flags) {
   if (dp->fabric() && cfg.overlay.type == OverlayConfig::Type::kVxlan) {
     RETURN_IF_ERROR(tunnels.Start());
   }
-  if (dp->fabric() && cfg.masquerade && cfg.pod_attach == PodAttach::kTc) {
-    // Said plainly so nobody mistakes the kernel path for xvr's.
-    spdlog::warn("spec.masquerade with podAttach tc: NAPT runs in xdp_pod only for now; tc_pod "
-                 "hands traffic leaving the cluster to the kernel (pass/no_egress_route)");
-  }
 
   StateStore store(cfg.state_dir);
   ASSIGN_OR_RETURN(std::unique_ptr<EndpointManager> endpoints,

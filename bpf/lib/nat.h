@@ -5,8 +5,9 @@
  * translated back in xdp_fabric. Outside clients reaching a pod IP routed
  * to this node are delivered untranslated, and the pod's replies to them
  * leave untranslated too (an xvr_snat entry with addr 0 remembers them).
- * Checksums are updated incrementally (RFC 1624) in place, which is right
- * for XDP frames; skb paths (tc_pod) hand leaving traffic to the kernel.
+ * Checksums are updated incrementally (RFC 1624) in place for XDP frames;
+ * the skb path (tc_pod) uses the kernel's checksum helpers, which know
+ * about CHECKSUM_PARTIAL.
  */
 #ifndef XVR_LIB_NAT_H
 #define XVR_LIB_NAT_H
@@ -184,21 +185,60 @@ static __always_inline int snat_lookup_or_alloc(const struct xvr_node_cfg *cfg,
 	return -XVR_R_NAT_NO_PORT;
 }
 
+#if defined(XVR_CTX_SKB)
+/* skb version of nat_rewrite for the source side: the checksum helpers know
+ * about CHECKSUM_PARTIAL (pods in tc mode keep their offloads), direct
+ * writes would not. Offsets assume a 20-byte IPv4 header (nat_l4_fields
+ * checked it). */
+static __always_inline int snat_rewrite_skb(struct __sk_buff *skb, __u8 proto, __be32 from_addr,
+					    __be32 to_addr, __be16 from_port, __be16 to_port)
+{
+	const __u32 l3 = sizeof(struct ethhdr);
+	const __u32 l4 = l3 + sizeof(struct iphdr);
+	__u32 check_off, port_off, flags = 0;
+
+	switch (proto) {
+	case IPPROTO_TCP:
+		check_off = l4 + offsetof(struct tcphdr, check);
+		port_off = l4 + offsetof(struct tcphdr, source);
+		break;
+	case IPPROTO_UDP:
+		check_off = l4 + offsetof(struct udphdr, check);
+		port_off = l4 + offsetof(struct udphdr, source);
+		flags = BPF_F_MARK_MANGLED_0;  /* a UDP checksum of 0 stays "none" */
+		break;
+	default:  /* ICMP echo: no pseudo-header, the identifier is the port */
+		check_off = l4 + offsetof(struct icmp_echo_hdr, checksum);
+		port_off = l4 + offsetof(struct icmp_echo_hdr, id);
+		break;
+	}
+	if (proto != IPPROTO_ICMP &&
+	    bpf_l4_csum_replace(skb, check_off, from_addr, to_addr, flags | BPF_F_PSEUDO_HDR | 4))
+		return -XVR_R_NAT_UNSUPPORTED;
+	if (bpf_l4_csum_replace(skb, check_off, from_port, to_port, flags | 2) ||
+	    bpf_l3_csum_replace(skb, l3 + offsetof(struct iphdr, check), from_addr, to_addr, 4) ||
+	    bpf_skb_store_bytes(skb, l3 + offsetof(struct iphdr, saddr), &to_addr, 4, 0) ||
+	    bpf_skb_store_bytes(skb, port_off, &to_port, 2, 0))
+		return -XVR_R_NAT_UNSUPPORTED;
+	return 0;
+}
+#endif
+
 /* Pod → outside the cluster, out of the fabric NIC. */
 static __always_inline int pod_leave_cluster(struct xvr_ctx *ctx, const struct xvr_node_cfg *cfg,
 					     struct iphdr *ip)
 {
-	if (!cfg->fabric_ifindex)  /* single node: the kernel's business */
-		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NO_ROUTE);
-#if defined(XVR_CTX_XDP)
 	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
 	struct ethhdr *eth = data;
 	struct xvr_route_key key = { .prefixlen = 32, .addr = ip->daddr };
 	const struct xvr_route *rt;
 	const struct xvr_neigh *nb;
+	__u8 dmac[XVR_ETH_ALEN];
 	struct nat_l4 l4;
 	__be32 nh;
 
+	if (!cfg->fabric_ifindex)  /* single node: the kernel's business */
+		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NO_ROUTE);
 	if ((void *)(eth + 1) > data_end)
 		return -XVR_R_TRUNC_ETH;
 	rt = bpf_map_lookup_elem(&xvr_routes, &key);
@@ -210,6 +250,7 @@ static __always_inline int pod_leave_cluster(struct xvr_ctx *ctx, const struct x
 		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NO_NEIGH);
 	if (ip->ttl <= 1)
 		return -XVR_R_TTL_EXCEEDED;
+	mac_copy(dmac, nb->mac);
 
 	if ((cfg->flags & XVR_CFG_F_MASQUERADE) &&
 	    !in_prefix(ip->daddr, cfg->cluster_cidr, cfg->cluster_prefixlen)) {
@@ -223,8 +264,23 @@ static __always_inline int pod_leave_cluster(struct xvr_ctx *ctx, const struct x
 
 			if (ret < 0)
 				return ret;
-			if (to.addr)  /* 0: a reply to a flow an outside client opened */
+			if (to.addr) {  /* 0: a reply to a flow an outside client opened */
+#if defined(XVR_CTX_XDP)
 				nat_rewrite(ip, &ip->saddr, to.addr, &l4, l4.sport, to.port);
+#else
+				ret = snat_rewrite_skb(ctx, fwd.proto, fwd.saddr, to.addr, fwd.sport,
+						       to.port);
+				if (ret < 0)
+					return ret;
+				/* The helpers invalidated every packet pointer. */
+				data = ctx_data(ctx);
+				data_end = ctx_data_end(ctx);
+				eth = data;
+				ip = (void *)(eth + 1);
+				if ((void *)(ip + 1) > data_end)
+					return -XVR_R_TRUNC_IP;
+#endif
+			}
 		} else if (ip->protocol != IPPROTO_ICMP || ip_is_fragment(ip) ||
 			   (void *)((struct icmp_echo_hdr *)(ip + 1) + 1) > data_end ||
 			   ((struct icmp_echo_hdr *)(ip + 1))->type == ICMP_ECHO) {
@@ -236,15 +292,11 @@ static __always_inline int pod_leave_cluster(struct xvr_ctx *ctx, const struct x
 		 * leaves as it is. */
 	}
 	ipv4_dec_ttl(ip);
-	mac_copy(eth->h_dest, nb->mac);
+	mac_copy(eth->h_dest, dmac);
 	mac_copy(eth->h_source, cfg->fabric_mac);
 	if (ctx_redirect_out(ctx, cfg->fabric_ifindex) < 0)
 		return -XVR_R_REDIRECT_FAILED;
 	return XVR_RET(XVR_VERDICT_REDIRECT, XVR_R_OK);
-#else
-	/* skb path: leaving traffic is the kernel's (no NAPT on tc_pod yet). */
-	return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NO_EGRESS);
-#endif
 }
 
 #endif

@@ -17,6 +17,9 @@
 # (the agent log says so, or abi.h has no NAT map or reason yet); otherwise a
 # failure is a FAIL. Never a fake pass.
 TEST_NAME=multi_node_external
+# --attach tc: the same with tc_pod carrying the pods' traffic.
+POD_HOOK=xdp_pod
+[ "${1:-}" = "--attach" ] && [ "${2:-}" = "tc" ] && POD_HOOK=tc_pod && TEST_NAME=multi_node_external_tc
 # shellcheck source=test/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -24,7 +27,7 @@ N=10
 SRV_PORT=8080
 
 e2e_start
-e2e_cluster_up --nodes 2 --pods-per-node 2
+e2e_cluster_up --nodes 2 --pods-per-node 2 "$@"
 assert_cluster_kernel_path_off
 assert_fabric_attached
 # No cross-node pod traffic here: the overlay need not be ready.
@@ -96,7 +99,7 @@ part_a() {
   log "A2. ping n1-pod1 -> $EXT_IP and -> $REMOTE_IP (beyond the external host)"
   ping_ok n1-pod1 "$EXT_IP" "$N"
   ping_ok n1-pod1 "$REMOTE_IP" "$N"
-  assert_rose_on n1 a xdp_pod redirect ok $((2 * N)) packets "n1: translated packets out of the fabric"
+  assert_rose_on n1 a "$POD_HOOK" redirect ok $((2 * N)) packets "n1: translated packets out of the fabric"
   assert_rose_on n1 a xdp_fabric redirect ok $((2 * N)) packets "n1: reverse-translated replies to the pod"
 
   log "A3. n1-pod1 and n1-pod2 connect from the same source port 40000 to $EXT_IP:$SRV_PORT at once"
@@ -135,7 +138,7 @@ part_b() {
   [[ $PEERS == "$EXT_IP:"* ]] || fail "n1-pod1 saw the connection from '$PEERS', expected $EXT_IP (no NAT)"
   log "  n1-pod1 saw: $PEERS"
   assert_rose_on n1 b xdp_fabric redirect ok "$N" packets "n1: requests from outside delivered to the pod"
-  assert_rose_on n1 b xdp_pod redirect ok "$N" packets "n1: replies to outside out of the fabric"
+  assert_rose_on n1 b "$POD_HOOK" redirect ok "$N" packets "n1: replies to outside out of the fabric"
 }
 
 SKIPPED=()
