@@ -9,6 +9,7 @@
 
 #include "vxlan.h"
 #include "nat.h"
+#include "svc.h"
 
 /* Outer headers as far as the VXLAN header, pointers checked. */
 struct fabric_outer {
@@ -41,9 +42,33 @@ static __always_inline int fabric_decap(struct xdp_md *ctx, const struct xvr_nod
 	ret = ipv4_parse(eth, data_end, ctx_full_len(ctx) - sizeof(*o), &inner);
 	if (ret < 0)
 		return ret == -XVR_R_TRUNC_IP ? -XVR_R_VXLAN_TRUNC : ret;
+	/* A service backend on the remote node answering a client here. */
+	ret = inner->ihl == 5 ? svc_reply(ctx, &inner) : SVC_NONE;
+	if (ret < 0)
+		return ret;
 	ep = bpf_map_lookup_elem(&xvr_ep_ip, &inner->daddr);
-	if (!ep)
-		return -XVR_R_VXLAN_NO_ENDPOINT;
+	if (!ep) {
+		/* Replies to the node itself (host → ClusterIP, pod → remote
+		 * gateway) go to the kernel; replies of NodePort connections
+		 * SNATed to the gateway leave for their outside client. */
+		int to_host = inner->daddr == cfg->gateway_ip;
+
+		if (!to_host && ret != SVC_XLATED)
+			return -XVR_R_VXLAN_NO_ENDPOINT;
+		if (ctx_pop_encap(ctx, XVR_VXLAN_ENCAP_LEN))
+			return -XVR_R_VXLAN_TRUNC;
+		data = ctx_data(ctx);
+		data_end = ctx_data_end(ctx);
+		eth = data;
+		inner = data + sizeof(*eth);
+		if ((void *)(inner + 1) > data_end)
+			return -XVR_R_VXLAN_TRUNC;
+		if (to_host) {
+			mac_copy(eth->h_dest, cfg->fabric_mac);
+			return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_TO_HOST);
+		}
+		return pod_leave_cluster(ctx, cfg, inner, 1);
+	}
 	if (inner->ttl <= 1)
 		return -XVR_R_TTL_EXCEEDED;
 	ipv4_dec_ttl(inner);
@@ -76,6 +101,27 @@ static __always_inline int fabric_deliver(struct xdp_md *ctx, struct ethhdr *eth
 	return XVR_RET(XVR_VERDICT_REDIRECT, XVR_R_OK);
 }
 
+/* A NodePort / externalIP packet translated to its backend: deliver to a
+ * local one, tunnel to a remote one. */
+static __always_inline int fabric_to_backend(struct xdp_md *ctx, const struct xvr_node_cfg *cfg,
+					     struct iphdr *ip)
+{
+	struct ethhdr *eth = ctx_data(ctx);
+	const struct xvr_endpoint *ep;
+	struct xvr_route_key key = { .prefixlen = 32, .addr = ip->daddr };
+	const struct xvr_route *rt;
+
+	if ((void *)(eth + 1) > ctx_data_end(ctx))
+		return -XVR_R_TRUNC_ETH;
+	ep = bpf_map_lookup_elem(&xvr_ep_ip, &ip->daddr);
+	if (ep)
+		return fabric_deliver(ctx, eth, ip, ep);
+	rt = bpf_map_lookup_elem(&xvr_routes, &key);
+	if (rt && rt->type == XVR_RT_TUNNEL)
+		return vxlan_send(ctx, cfg, ip, rt->tunnel_dst);
+	return -XVR_R_SVC_NO_BACKEND;
+}
+
 /* Not VXLAN: a reply to a pod's NAPT flow (to the node IP), or an outside
  * client's packet for a pod IP routed to this node. */
 static __always_inline int fabric_plain(struct xdp_md *ctx, const struct xvr_node_cfg *cfg,
@@ -84,6 +130,16 @@ static __always_inline int fabric_plain(struct xdp_md *ctx, const struct xvr_nod
 	void *data_end = ctx_data_end(ctx);
 	const struct xvr_endpoint *ep;
 	struct nat_l4 l4;
+	int ret;
+
+	/* NodePort and externalIP frontends. */
+	ret = svc_forward(ctx, cfg, &ip, XVR_SVC_SCOPE_EXTERNAL);
+	if (ret < 0)
+		return ret;
+	if (ret == SVC_REJECTED)
+		return XVR_RET(XVR_VERDICT_TX, XVR_R_SVC_NO_ENDPOINTS);
+	if (ret == SVC_XLATED)
+		return fabric_to_backend(ctx, cfg, ip);
 
 	if (nat_l4_fields(ip, data_end, ip->daddr == cfg->node_ip ? ICMP_ECHOREPLY : ICMP_ECHO,
 			  &l4) < 0)

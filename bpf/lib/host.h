@@ -10,10 +10,13 @@
 
 #include "ctx.h"
 #include "ipv4.h"
+#include "svc.h"
 
 static __always_inline int host_to_pod(struct __sk_buff *skb)
 {
+	const struct xvr_node_cfg *cfg;
 	const struct xvr_endpoint *dst;
+	int translated = 0;
 	struct ethhdr *eth;
 	struct iphdr *ip;
 	void *data, *data_end;
@@ -30,7 +33,34 @@ static __always_inline int host_to_pod(struct __sk_buff *skb)
 	ret = ipv4_parse(data, data_end, skb->len, &ip);
 	if (ret < 0)
 		return ret;
+	cfg = node_cfg();
+	if (cfg && ip->ihl == 5) {
+		/* The node reaching a ClusterIP (the service CIDR is routed
+		 * into this device). */
+		ret = svc_forward(skb, cfg, &ip, XVR_SVC_SCOPE_INTERNAL);
+		if (ret < 0)
+			return ret;
+		if (ret == SVC_REJECTED) {
+			/* Back up the host's stack, as if the frontend answered. */
+			if (bpf_redirect(skb->ifindex, BPF_F_INGRESS) != TC_ACT_REDIRECT)
+				return -XVR_R_REDIRECT_FAILED;
+			return XVR_RET(XVR_VERDICT_TX, XVR_R_SVC_NO_ENDPOINTS);
+		}
+		eth = ctx_data(skb);
+		if ((void *)(eth + 1) > ctx_data_end(skb) || !ip)
+			return -XVR_R_TRUNC_IP;
+		if (ret == SVC_XLATED)
+			translated = 1;
+	}
 	dst = bpf_map_lookup_elem(&xvr_ep_ip, &ip->daddr);
+	if (!dst && translated) {
+		struct xvr_route_key key = { .prefixlen = 32, .addr = ip->daddr };
+		const struct xvr_route *rt = bpf_map_lookup_elem(&xvr_routes, &key);
+
+		if (rt && rt->type == XVR_RT_TUNNEL)
+			return vxlan_send(skb, cfg, ip, rt->tunnel_dst);
+		return -XVR_R_SVC_NO_BACKEND;
+	}
 	if (!dst)
 		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_POD);
 	mac_copy(eth->h_dest, dst->mac);

@@ -93,6 +93,65 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xvr_snat_rev SEC(".maps");
 
+/* Services: frontends, backends, one Maglev table per frontend. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XVR_MAX_SERVICES);
+	__type(key, struct xvr_svc_key);
+	__type(value, struct xvr_svc);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_svc SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XVR_MAX_BACKENDS);
+	__type(key, __u32); /* backend id */
+	__type(value, struct xvr_backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_backends SEC(".maps");
+
+/* Inner tables are created by the agent with the table's own size; the
+ * template's BPF_F_INNER_MAP lets their max_entries differ from it. */
+struct xvr_maglev_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__type(key, __u32);   /* slot */
+	__type(value, __u32); /* backend id */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, XVR_MAX_SERVICES);
+	__type(key, __u32); /* xvr_svc.table */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct xvr_maglev_inner);
+} xvr_maglev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XVR_MAX_SVC_CT);
+	__type(key, struct xvr_nat_key);
+	__type(value, struct xvr_svc_ct);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_svc_ct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XVR_MAX_SVC_CT);
+	__type(key, struct xvr_nat_key);
+	__type(value, struct xvr_svc_rev);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_svc_rev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XVR_MAX_AFFINITY);
+	__type(key, struct xvr_aff_key);
+	__type(value, struct xvr_aff_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_svc_aff SEC(".maps");
+
 static __always_inline const struct xvr_node_cfg *node_cfg(void)
 {
 	__u32 zero = 0;

@@ -59,7 +59,7 @@ static __always_inline int ip_is_fragment(const struct iphdr *ip)
 struct nat_l4 {
 	__be16 *sport;    /* TCP/UDP source port, ICMP echo identifier */
 	__be16 *dport;    /* TCP/UDP destination port; 0 for ICMP */
-	__u16 *check;     /* L4 checksum */
+	__u16 *check;     /* L4 checksum; 0 for SCTP (CRC32c, no pseudo-header) */
 	int pseudo;       /* checksum covers the IP addresses (TCP, UDP) */
 	int udp;          /* a UDP checksum of 0 means "none" */
 };
@@ -113,6 +113,10 @@ static __always_inline void nat_rewrite(struct iphdr *ip, __be32 *addr, __be32 t
 
 	ip->check = csum_replace32(ip->check, from_addr, to_addr);
 	*addr = to_addr;
+	if (!l4->check) {  /* SCTP: CRC32c without pseudo-header, port unchanged */
+		*port = to_port;
+		return;
+	}
 	if (l4->udp && *l4->check == 0) {
 		*port = to_port;  /* no UDP checksum to keep */
 		return;
@@ -186,47 +190,63 @@ static __always_inline int snat_lookup_or_alloc(const struct xvr_node_cfg *cfg,
 }
 
 #if defined(XVR_CTX_SKB)
-/* skb version of nat_rewrite for the source side: the checksum helpers know
- * about CHECKSUM_PARTIAL (pods in tc mode keep their offloads), direct
- * writes would not. Offsets assume a 20-byte IPv4 header (nat_l4_fields
- * checked it). */
-static __always_inline int snat_rewrite_skb(struct __sk_buff *skb, __u8 proto, __be32 from_addr,
-					    __be32 to_addr, __be16 from_port, __be16 to_port)
+/* skb version of nat_rewrite: the checksum helpers know about
+ * CHECKSUM_PARTIAL (pods in tc mode keep their offloads, the host's own
+ * packets are partial too), direct writes would not. Rewrites the source
+ * (dst = 0) or the destination (dst = 1) address and port. Offsets assume a
+ * 20-byte IPv4 header behind an Ethernet header (the callers checked it).
+ * SCTP's CRC32c has no pseudo-header: only the port would need it, and
+ * callers never change an SCTP port. Every packet pointer is invalid after. */
+static __always_inline int nat_rewrite_skb(struct __sk_buff *skb, __u8 proto, int dst,
+					   __be32 from_addr, __be32 to_addr, __be16 from_port,
+					   __be16 to_port)
 {
 	const __u32 l3 = sizeof(struct ethhdr);
 	const __u32 l4 = l3 + sizeof(struct iphdr);
-	__u32 check_off, port_off, flags = 0;
+	const __u32 addr_off = l3 + (dst ? offsetof(struct iphdr, daddr) : offsetof(struct iphdr, saddr));
+	__u32 check_off = 0, port_off, flags = 0;
 
 	switch (proto) {
 	case IPPROTO_TCP:
 		check_off = l4 + offsetof(struct tcphdr, check);
-		port_off = l4 + offsetof(struct tcphdr, source);
+		port_off = l4 + (dst ? offsetof(struct tcphdr, dest) : offsetof(struct tcphdr, source));
 		break;
 	case IPPROTO_UDP:
 		check_off = l4 + offsetof(struct udphdr, check);
-		port_off = l4 + offsetof(struct udphdr, source);
+		port_off = l4 + (dst ? offsetof(struct udphdr, dest) : offsetof(struct udphdr, source));
 		flags = BPF_F_MARK_MANGLED_0;  /* a UDP checksum of 0 stays "none" */
+		break;
+	case IPPROTO_SCTP:
+		port_off = l4 + (dst ? 2 : 0);
 		break;
 	default:  /* ICMP echo: no pseudo-header, the identifier is the port */
 		check_off = l4 + offsetof(struct icmp_echo_hdr, checksum);
 		port_off = l4 + offsetof(struct icmp_echo_hdr, id);
 		break;
 	}
-	if (proto != IPPROTO_ICMP &&
+	if ((proto == IPPROTO_TCP || proto == IPPROTO_UDP) &&
 	    bpf_l4_csum_replace(skb, check_off, from_addr, to_addr, flags | BPF_F_PSEUDO_HDR | 4))
 		return -XVR_R_NAT_UNSUPPORTED;
-	if (bpf_l4_csum_replace(skb, check_off, from_port, to_port, flags | 2) ||
-	    bpf_l3_csum_replace(skb, l3 + offsetof(struct iphdr, check), from_addr, to_addr, 4) ||
-	    bpf_skb_store_bytes(skb, l3 + offsetof(struct iphdr, saddr), &to_addr, 4, 0) ||
+	if (check_off && from_port != to_port &&
+	    bpf_l4_csum_replace(skb, check_off, from_port, to_port, flags | 2))
+		return -XVR_R_NAT_UNSUPPORTED;
+	if (bpf_l3_csum_replace(skb, l3 + offsetof(struct iphdr, check), from_addr, to_addr, 4) ||
+	    bpf_skb_store_bytes(skb, addr_off, &to_addr, 4, 0) ||
 	    bpf_skb_store_bytes(skb, port_off, &to_port, 2, 0))
 		return -XVR_R_NAT_UNSUPPORTED;
 	return 0;
+}
+
+static __always_inline int snat_rewrite_skb(struct __sk_buff *skb, __u8 proto, __be32 from_addr,
+					    __be32 to_addr, __be16 from_port, __be16 to_port)
+{
+	return nat_rewrite_skb(skb, proto, 0, from_addr, to_addr, from_port, to_port);
 }
 #endif
 
 /* Pod → outside the cluster, out of the fabric NIC. */
 static __always_inline int pod_leave_cluster(struct xvr_ctx *ctx, const struct xvr_node_cfg *cfg,
-					     struct iphdr *ip)
+					     struct iphdr *ip, int translated)
 {
 	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
 	struct ethhdr *eth = data;
@@ -252,7 +272,9 @@ static __always_inline int pod_leave_cluster(struct xvr_ctx *ctx, const struct x
 		return -XVR_R_TTL_EXCEEDED;
 	mac_copy(dmac, nb->mac);
 
-	if ((cfg->flags & XVR_CFG_F_MASQUERADE) &&
+	/* A service reply already carries the frontend (node IP : nodePort or
+	 * externalIP) as its source: no NAPT on top. */
+	if ((cfg->flags & XVR_CFG_F_MASQUERADE) && !translated &&
 	    !in_prefix(ip->daddr, cfg->cluster_cidr, cfg->cluster_prefixlen)) {
 		if (nat_l4_fields(ip, data_end, ICMP_ECHO, &l4) == 0) {
 			struct xvr_nat_key fwd = {

@@ -11,6 +11,7 @@
 #include "ipv4.h"
 #include "vxlan.h"
 #include "nat.h"
+#include "svc.h"
 
 /* Enough linear bytes for Ethernet + ARP or Ethernet + IPv4 w/o options. */
 #define POD_PULL_LEN (sizeof(struct ethhdr) + sizeof(struct arp_eth_ipv4))
@@ -18,7 +19,7 @@
 /* Destination is not a pod on this node: a remote node's pod CIDR goes
  * into the VXLAN tunnel; anything else is the kernel's. */
 static __always_inline int pod_route(struct xvr_ctx *ctx, const struct xvr_node_cfg *cfg,
-				     struct iphdr *ip)
+				     struct iphdr *ip, int translated)
 {
 	struct xvr_route_key key = { .prefixlen = 32, .addr = ip->daddr };
 	const struct xvr_route *rt = bpf_map_lookup_elem(&xvr_routes, &key);
@@ -27,7 +28,7 @@ static __always_inline int pod_route(struct xvr_ctx *ctx, const struct xvr_node_
 		return vxlan_send(ctx, cfg, ip, rt->tunnel_dst);
 	if (rt && rt->type == XVR_RT_LOCAL)  /* our pod CIDR, no such pod */
 		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NO_ROUTE);
-	return pod_leave_cluster(ctx, cfg, ip);
+	return pod_leave_cluster(ctx, cfg, ip, translated);
 }
 
 static __always_inline int pod_forward_ipv4(struct xvr_ctx *ctx, const struct xvr_endpoint *src)
@@ -37,7 +38,7 @@ static __always_inline int pod_forward_ipv4(struct xvr_ctx *ctx, const struct xv
 	const struct xvr_node_cfg *cfg;
 	const struct xvr_endpoint *dst;
 	struct iphdr *ip;
-	int ret;
+	int ret, translated;
 
 	ret = ipv4_parse(data, data_end, ctx_full_len(ctx), &ip);
 	if (ret < 0)
@@ -50,12 +51,32 @@ static __always_inline int pod_forward_ipv4(struct xvr_ctx *ctx, const struct xv
 	cfg = node_cfg();
 	if (!cfg)
 		return -XVR_R_NO_CONFIG;
+
+	/* A reply from a service backend gets its frontend back; a packet to a
+	 * frontend gets a backend. Either way it is routed by the result. */
+	ret = svc_reply(ctx, &ip);
+	if (ret == SVC_NONE)
+		ret = svc_forward(ctx, cfg, &ip, XVR_SVC_SCOPE_INTERNAL);
+	if (ret < 0)
+		return ret;
+	if (ret == SVC_REJECTED) {
+		if (ctx_bounce(ctx) < 0)
+			return -XVR_R_REDIRECT_FAILED;
+		return XVR_RET(XVR_VERDICT_TX, XVR_R_SVC_NO_ENDPOINTS);
+	}
+	translated = ret == SVC_XLATED;
+	data = ctx_data(ctx);
+	data_end = ctx_data_end(ctx);
+	eth = data;
+	if ((void *)(eth + 1) > data_end || !ip)
+		return -XVR_R_TRUNC_IP;
+
 	if (ip->daddr == cfg->gateway_ip)
 		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_TO_HOST);
 
 	dst = bpf_map_lookup_elem(&xvr_ep_ip, &ip->daddr);
 	if (!dst)
-		return pod_route(ctx, cfg, ip);
+		return pod_route(ctx, cfg, ip, translated);
 	if (ip->ttl <= 1)
 		return -XVR_R_TTL_EXCEEDED;
 

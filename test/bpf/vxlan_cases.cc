@@ -485,10 +485,20 @@ std::vector<VxlanCase> DecapCases() {
                          FromNode2(InnerUdp(kVtep2Mac, kVtep1Mac, kRemotePodIp, kUnusedPodIp,
                                             {.ttl = 63})),
                          XVR_R_VXLAN_NO_ENDPOINT));
-  t.push_back(FabricDrop("inner_destination_gateway",
-                         FromNode2(InnerUdp(kVtep2Mac, kVtep1Mac, kRemotePodIp, kGatewayIp,
-                                            {.ttl = 63})),
-                         XVR_R_VXLAN_NO_ENDPOINT));
+  // A remote pod (or a service backend answering the node) reaching this
+  // node's gateway address: decapsulated and handed to the kernel, addressed
+  // to the fabric NIC so the stack takes it as its own.
+  {
+    VxlanCase c;
+    c.name = "inner_destination_gateway_to_host";
+    c.input = FromNode2(InnerUdp(kVtep2Mac, kVtep1Mac, kRemotePodIp, kGatewayIp, {.ttl = 63}));
+    c.verdict = XVR_VERDICT_PASS;
+    c.reason = XVR_R_PASS_TO_HOST;
+    c.output = Output::kExact;
+    c.expected = InnerUdp(kVtep2Mac, kFabricMac, kRemotePodIp, kGatewayIp, {.ttl = 63});
+    c.programs = kOnFabric;
+    t.push_back(c);
+  }
   t.push_back(FabricDrop("inner_destination_other_node_pod",
                          FromNode2(InnerUdp(kVtep2Mac, kVtep1Mac, kPodA.ip, kRemotePodIp,
                                             {.ttl = 63})),

@@ -83,6 +83,11 @@ enum xvr_verdict {
   X(ENCAP_FAILED, 20, "encap_failed", "no room to add the VXLAN headers") \
   X(NAT_NO_PORT, 21, "snat_no_port", "every NAPT port to that destination is in use") \
   X(NAT_UNSUPPORTED, 22, "snat_unsupported", "leaving the cluster needs NAPT but the protocol or fragment cannot be translated") \
+  X(SVC_NO_ENDPOINTS, 23, "service_no_endpoints", "service has no endpoints: rejected with TCP RST / ICMP port unreachable") \
+  X(SVC_NO_LOCAL_ENDPOINTS, 24, "service_no_local_endpoints", "externalTrafficPolicy Local and no endpoint on this node") \
+  X(SVC_NO_BACKEND, 25, "service_backend_missing", "Maglev slot names a backend that is gone (agent mid-update)") \
+  X(SVC_UNSUPPORTED, 26, "service_unsupported", "packet to a service that cannot be translated (fragment, IP options)") \
+  X(SVC_NAT_NO_PORT, 27, "service_snat_no_port", "no source port left to SNAT a service connection") \
   X(PASS_TO_HOST, 32, "to_host", "destination is the node itself")             \
   X(PASS_NO_ROUTE, 33, "no_route", "destination unknown to xvr, handed to the kernel") \
   X(PASS_IP_OPTIONS, 34, "ip_options", "IPv4 options are handled by the kernel") \
@@ -258,6 +263,96 @@ XVR_STATIC_ASSERT(sizeof(struct xvr_nat_val) == 8, "xvr_nat_val layout");
 #define XVR_NAT_TRIES 32
 
 /* ---------------------------------------------------------------------------
+ * Services (kube-proxy replacement). A frontend is (address, port, protocol,
+ * scope): ClusterIPs are looked up with scope INTERNAL for traffic from pods
+ * and from the node; NodePorts (address 0 = every node address) and
+ * externalIPs with scope EXTERNAL for traffic arriving on the fabric NIC.
+ * Each frontend names a Maglev table (xvr_maglev[table]: an inner array of
+ * backend ids, prime size M >= 100 x backends) so a backend change moves
+ * only about 1/N of the flows; established flows keep their backend through
+ * xvr_svc_ct regardless.
+ */
+#define XVR_SVC_SCOPE_INTERNAL 0
+#define XVR_SVC_SCOPE_EXTERNAL 1
+
+struct xvr_svc_key {
+  __be32 addr;   /* ClusterIP / externalIP; 0 for a NodePort */
+  __be16 port;   /* service port or nodePort */
+  __u8 proto;    /* IPPROTO_TCP/UDP/SCTP */
+  __u8 scope;    /* XVR_SVC_SCOPE_* */
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_svc_key) == 8, "xvr_svc_key layout");
+
+#define XVR_SVC_F_AFFINITY 1u    /* sessionAffinity ClientIP */
+#define XVR_SVC_F_LOCAL 2u       /* traffic policy Local: table holds only this node's endpoints */
+#define XVR_SVC_F_KEEP_SRC 4u    /* never SNAT the client (externalTrafficPolicy Local) */
+#define XVR_SVC_F_EMPTY_DROP 8u  /* count 0 means "no local endpoint": drop, don't reject */
+
+struct xvr_svc {
+  __u32 table;            /* index into xvr_maglev (one table per frontend) */
+  __u32 maglev_size;      /* M of that table; 0 with count 0 */
+  __u16 count;            /* backends in the table; 0 = no endpoints */
+  __u16 flags;            /* XVR_SVC_F_* */
+  __u32 affinity_timeout; /* seconds (XVR_SVC_F_AFFINITY) */
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_svc) == 16, "xvr_svc layout");
+
+#define XVR_BE_F_LOCAL 1u        /* endpoint on this node */
+#define XVR_BE_F_TERMINATING 2u  /* used only because no endpoint is ready */
+
+/* xvr_backends: backend id (agent-assigned, never 0) → where to send. */
+struct xvr_backend {
+  __be32 addr;
+  __be16 port;
+  __u8 proto;
+  __u8 flags;   /* XVR_BE_F_* */
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_backend) == 8, "xvr_backend layout");
+
+/* Largest Maglev table (a prime); sizes are primes >= 100 x backends. */
+#define XVR_MAGLEV_MAX 131071
+
+/* xvr_svc_ct: the client's tuple as sent (client → frontend) → the
+ * translation chosen for it. xvr_svc_rev: the reply's tuple as the backend
+ * sends it (backend → client, or → the SNAT address) → what to restore. */
+struct xvr_svc_ct {
+  __u32 backend_id;
+  __be32 daddr;   /* backend address */
+  __be32 saddr;   /* client address as the backend sees it (SNAT or not) */
+  __be16 dport;   /* backend port */
+  __be16 sport;   /* client port as the backend sees it */
+  __u32 table;    /* frontend table the backend was chosen from */
+  __u32 flags;    /* XVR_CT_F_* */
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_svc_ct) == 24, "xvr_svc_ct layout");
+
+#define XVR_CT_F_SNAT 1u     /* client address/port rewritten (hairpin, NodePort to a remote backend) */
+#define XVR_CT_F_EXTERNAL 2u /* entered on the fabric NIC (NodePort / externalIP) */
+
+struct xvr_svc_rev {
+  __be32 vaddr;   /* frontend address to put back as the reply's source */
+  __be32 caddr;   /* client address to put back as the reply's destination */
+  __be16 vport;
+  __be16 cport;
+  __u32 flags;    /* XVR_CT_F_* */
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_svc_rev) == 16, "xvr_svc_rev layout");
+
+/* sessionAffinity ClientIP: (client, frontend table) → backend. */
+struct xvr_aff_key {
+  __be32 client;
+  __u32 table;
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_aff_key) == 8, "xvr_aff_key layout");
+
+struct xvr_aff_val {
+  __u64 last_ns;  /* bpf_ktime_get_ns() of the last new connection */
+  __u32 backend_id;
+  __u32 pad;
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_aff_val) == 16, "xvr_aff_val layout");
+
+/* ---------------------------------------------------------------------------
  * Map names (<= 15 chars, pinned by name under <bpfRoot>/maps) and sizes.
  */
 #define XVR_MAP_EP_IFINDEX "xvr_ep_ifidx"
@@ -271,6 +366,12 @@ XVR_STATIC_ASSERT(sizeof(struct xvr_nat_val) == 8, "xvr_nat_val layout");
 #define XVR_MAP_NEIGH "xvr_neigh"
 #define XVR_MAP_SNAT "xvr_snat"
 #define XVR_MAP_SNAT_REV "xvr_snat_rev"
+#define XVR_MAP_SVC "xvr_svc"
+#define XVR_MAP_BACKENDS "xvr_backends"
+#define XVR_MAP_MAGLEV "xvr_maglev"
+#define XVR_MAP_SVC_CT "xvr_svc_ct"
+#define XVR_MAP_SVC_REV "xvr_svc_rev"
+#define XVR_MAP_AFFINITY "xvr_svc_aff"
 
 #ifndef XVR_MAX_ENDPOINTS
 #define XVR_MAX_ENDPOINTS 4096
@@ -283,6 +384,18 @@ XVR_STATIC_ASSERT(sizeof(struct xvr_nat_val) == 8, "xvr_nat_val layout");
 #endif
 #ifndef XVR_MAX_NAT
 #define XVR_MAX_NAT 65536
+#endif
+#ifndef XVR_MAX_SERVICES
+#define XVR_MAX_SERVICES 65536   /* service frontends (address, port, proto, scope) */
+#endif
+#ifndef XVR_MAX_BACKENDS
+#define XVR_MAX_BACKENDS 262144
+#endif
+#ifndef XVR_MAX_SVC_CT
+#define XVR_MAX_SVC_CT 262144
+#endif
+#ifndef XVR_MAX_AFFINITY
+#define XVR_MAX_AFFINITY 65536
 #endif
 #ifndef XVR_EVENTS_BYTES
 #define XVR_EVENTS_BYTES (256 * 1024)
