@@ -15,6 +15,7 @@
 #include "agent/k8s/manifests_source.h"
 #include "agent/netlink/link_watcher.h"
 #include "agent/netlink/neigh_watcher.h"
+#include "agent/netlink/nl.h"
 #include "agent/netlink/route_watcher.h"
 #include "agent/overlay/tunnel_manager.h"
 #include "agent/routing/neigh_table.h"
@@ -105,6 +106,12 @@ absl::Status RunAgent(const AgentFlags& flags) {
                                        dp->maps_dir() + "/" XVR_MAP_ROUTES)));
   ASSIGN_OR_RETURN(auto neigh_map,
                    (BpfMap<__be32, xvr_neigh>::OpenPinned(dp->maps_dir() + "/" XVR_MAP_NEIGH)));
+  if (cfg.service_cidr) {
+    // The node's own connections to ClusterIPs go through tc_host_egress.
+    RETURN_IF_ERROR(EnsureHostRoute(cfg.host_interface, *cfg.service_cidr, cfg.gateway_ip));
+    spdlog::info("service CIDR {} routed into {}", cfg.service_cidr->ToString(),
+                 cfg.host_interface);
+  }
   RouteTable routes(&route_map);
   NeighTable neighs(&neigh_map);
   if (absl::Status s = routes.SetLocalPodCidr(cfg.pod_cidr); !s.ok()) {

@@ -158,7 +158,8 @@ absl::Status ParseSpec(const YAML::Node& spec, VRouterConfig* cfg) {
                             {"nodeName", "agentModeType", "podAttach", "podCIDR", "gatewayIP",
                              "fabricInterface", "bpfRoot", "apiSocket", "stateDir", "mtu",
                              "hostInterface", "hostPeerInterface", "logLevel", "logFormat",
-                             "eventsPerSecond", "overlay", "clusterCIDR", "masquerade"}));
+                             "eventsPerSecond", "overlay", "clusterCIDR", "masquerade",
+                             "serviceCIDR"}));
 
   ASSIGN_OR_RETURN(std::optional<std::string> node_name,
                    GetString(spec, "nodeName", "spec.nodeName"));
@@ -236,6 +237,17 @@ absl::Status ParseSpec(const YAML::Node& spec, VRouterConfig* cfg) {
                                                          cfg->pod_cidr.ToString()));
     }
     cfg->cluster_cidr = *p;
+  }
+  ASSIGN_OR_RETURN(std::optional<std::string> svc,
+                   GetString(spec, "serviceCIDR", "spec.serviceCIDR"));
+  if (svc) {
+    absl::StatusOr<Ipv4Prefix> p = Ipv4Prefix::Parse(*svc);
+    if (!p.ok()) return FieldError("spec.serviceCIDR", p.status().message());
+    if (p->Contains(cfg->pod_cidr.network()) || cfg->pod_cidr.Contains(p->network())) {
+      return FieldError("spec.serviceCIDR", absl::StrCat(p->ToString(), " overlaps spec.podCIDR ",
+                                                         cfg->pod_cidr.ToString()));
+    }
+    cfg->service_cidr = *p;
   }
   ASSIGN_OR_RETURN(size_t masq, GetEnum(spec, "masquerade", "spec.masquerade", {"true", "false"}, 0));
   cfg->masquerade = masq == 0;

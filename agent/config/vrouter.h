@@ -56,6 +56,10 @@ struct VRouterConfig {
   OverlayConfig overlay;
   std::optional<Ipv4Prefix> cluster_cidr;  // spec.clusterCIDR: all pods of the cluster
   bool masquerade = true;                  // spec.masquerade: SNAT to outside the cluster
+  // spec.serviceCIDR: the ClusterIP range. When set, the node routes it into
+  // host_interface so the node's own connections to ClusterIPs reach
+  // tc_host_egress (kube-proxy's "node → service" path).
+  std::optional<Ipv4Prefix> service_cidr;
   // Host loopback veth pair: the node routes the pod CIDR into
   // host_interface (tc_host_egress runs there); host_peer_interface is its
   // other end.

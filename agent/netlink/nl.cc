@@ -90,6 +90,36 @@ static absl::Status SetUp(nl_sock* sock, const std::string& ifname, unsigned ext
                   absl::StrCat("set ", ifname, " up"));
 }
 
+namespace {
+// `prefix dev ifindex scope link src pref_src`, created or replaced.
+absl::Status ReplaceLinkRoute(nl_sock* sock, const Ipv4Prefix& prefix, uint32_t ifindex,
+                              Ipv4Addr pref_src) {
+  NlObject<rtnl_route> route(rtnl_route_alloc());
+  uint32_t net_be = prefix.network().be();
+  NlAddr dst(nl_addr_build(AF_INET, &net_be, 4));
+  nl_addr_set_prefixlen(dst.get(), prefix.length());
+  uint32_t src_be = pref_src.be();
+  NlAddr src(nl_addr_build(AF_INET, &src_be, 4));
+  rtnl_route_set_family(route.get(), AF_INET);
+  rtnl_route_set_dst(route.get(), dst.get());
+  rtnl_route_set_scope(route.get(), RT_SCOPE_LINK);
+  rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
+  rtnl_route_set_protocol(route.get(), RTPROT_STATIC);
+  rtnl_route_set_pref_src(route.get(), src.get());
+  rtnl_nexthop* nh = rtnl_route_nh_alloc();
+  rtnl_route_nh_set_ifindex(nh, ifindex);
+  rtnl_route_add_nexthop(route.get(), nh);  // the route owns nh now
+  return NlStatus(rtnl_route_add(sock, route.get(), NLM_F_CREATE | NLM_F_REPLACE),
+                  absl::StrCat("route ", prefix.ToString(), " dev ", ifindex));
+}
+}  // namespace
+
+absl::Status EnsureHostRoute(const std::string& host, const Ipv4Prefix& prefix, Ipv4Addr src) {
+  ASSIGN_OR_RETURN(NlSock sock, ConnectRoute());
+  ASSIGN_OR_RETURN(LinkAttrs attrs, GetLink(sock.get(), host));
+  return ReplaceLinkRoute(sock.get(), prefix, attrs.ifindex, src);
+}
+
 absl::StatusOr<LinkAttrs> EnsureHostPair(const std::string& host, const std::string& peer,
                                          Ipv4Addr gateway, const Ipv4Prefix& pod_cidr,
                                          uint32_t mtu) {
@@ -121,21 +151,7 @@ absl::StatusOr<LinkAttrs> EnsureHostPair(const std::string& host, const std::str
   int err = rtnl_addr_add(sock.get(), addr.get(), 0);
   if (err < 0 && err != -NLE_EXIST) return NlStatus(err, "add gateway address");
 
-  NlObject<rtnl_route> route(rtnl_route_alloc());
-  uint32_t net_be = pod_cidr.network().be();
-  NlAddr dst(nl_addr_build(AF_INET, &net_be, 4));
-  nl_addr_set_prefixlen(dst.get(), pod_cidr.length());
-  rtnl_route_set_family(route.get(), AF_INET);
-  rtnl_route_set_dst(route.get(), dst.get());
-  rtnl_route_set_scope(route.get(), RT_SCOPE_LINK);
-  rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
-  rtnl_route_set_protocol(route.get(), RTPROT_STATIC);
-  rtnl_route_set_pref_src(route.get(), local.get());
-  rtnl_nexthop* nh = rtnl_route_nh_alloc();
-  rtnl_route_nh_set_ifindex(nh, attrs.ifindex);
-  rtnl_route_add_nexthop(route.get(), nh);  // the route owns nh now
-  RETURN_IF_ERROR(NlStatus(rtnl_route_add(sock.get(), route.get(), NLM_F_CREATE | NLM_F_REPLACE),
-                           absl::StrCat("route ", pod_cidr.ToString(), " dev ", host)));
+  RETURN_IF_ERROR(ReplaceLinkRoute(sock.get(), pod_cidr, attrs.ifindex, gateway));
   return attrs;
 }
 

@@ -52,6 +52,10 @@ absl::StatusOr<LinkAttrs> EnsureHostPair(const std::string& host, const std::str
                                          Ipv4Addr gateway, const Ipv4Prefix& pod_cidr,
                                          uint32_t mtu);
 
+// Routes `prefix` into the host loopback device `host` with source `src`
+// (the service CIDR: the node's own ClusterIP connections). Idempotent.
+absl::Status EnsureHostRoute(const std::string& host, const Ipv4Prefix& prefix, Ipv4Addr src);
+
 // Writes /proc/sys/net/ipv4/conf/<ifname>/<key> in the caller's netns.
 absl::Status SetIpv4ConfSysctl(const std::string& ifname, const std::string& key,
                                const std::string& value);

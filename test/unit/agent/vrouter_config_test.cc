@@ -280,5 +280,20 @@ spec:
             "spec.masquerade: must be one of true, false, got \"maybe\"");
 }
 
+TEST(VRouterServices, ServiceCidrParsedAndMustNotOverlapPods) {
+  auto parse = [](const std::string& extra) {
+    return ParseVRouter("apiVersion: xvr.dev/v1alpha1\nkind: VRouter\nspec:\n"
+                        "  nodeName: n1\n  podCIDR: 10.244.1.0/24\n" + extra);
+  };
+  absl::StatusOr<VRouterConfig> cfg = parse("  serviceCIDR: 10.96.0.0/12\n");
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  EXPECT_EQ(cfg->service_cidr->ToString(), "10.96.0.0/12");
+  EXPECT_FALSE(parse("").value().service_cidr.has_value());
+  EXPECT_EQ(parse("  serviceCIDR: 10.244.0.0/16\n").status().message(),
+            "spec.serviceCIDR: 10.244.0.0/16 overlaps spec.podCIDR 10.244.1.0/24");
+  EXPECT_EQ(parse("  serviceCIDR: 10.96.0.1/12\n").status().message().substr(0, 17),
+            "spec.serviceCIDR:");
+}
+
 }  // namespace
 }  // namespace xvr
