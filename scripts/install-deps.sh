@@ -8,11 +8,11 @@ PKGS=(
   # build
   build-essential cmake pkg-config clang llvm libbpf-dev bpftool linux-libc-dev
   libnl-3-dev libnl-route-3-dev libcpp-httplib-dev nlohmann-json3-dev libabsl-dev
-  libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libpcap-dev libssl-dev
+  libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libpcap-dev libssl-dev openssl
   libgtest-dev libgmock-dev googletest
   # tests, lab, demo, benchmarks
   iproute2 iputils-ping iperf3 ethtool tshark netcat-openbsd procps util-linux
-  podman runc containernetworking-plugins busybox-static jq
+  podman runc containernetworking-plugins busybox-static jq python3 iptables nftables
 )
 
 missing=()
