@@ -132,6 +132,16 @@ static __always_inline int fabric_plain(struct xdp_md *ctx, const struct xvr_nod
 	struct nat_l4 l4;
 	int ret;
 
+	/* A hostNetwork backend on another node answering a client here. */
+	ret = svc_reply(ctx, &ip);
+	if (ret < 0)
+		return ret;
+	if (ret == SVC_XLATED) {
+		ep = bpf_map_lookup_elem(&xvr_ep_ip, &ip->daddr);
+		if (ep)
+			return fabric_deliver(ctx, eth, ip, ep);
+		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_TO_HOST);
+	}
 	/* NodePort and externalIP frontends. */
 	ret = svc_forward(ctx, cfg, &ip, XVR_SVC_SCOPE_EXTERNAL);
 	if (ret < 0)

@@ -35,9 +35,11 @@ static __always_inline int host_to_pod(struct __sk_buff *skb)
 		return ret;
 	cfg = node_cfg();
 	if (cfg && ip->ihl == 5) {
-		/* The node reaching a ClusterIP (the service CIDR is routed
-		 * into this device). */
-		ret = svc_forward(skb, cfg, &ip, XVR_SVC_SCOPE_INTERNAL);
+		/* A hostNetwork backend answering a pod, or the node reaching
+		 * a ClusterIP (the service CIDR is routed into this device). */
+		ret = svc_reply(skb, &ip);
+		if (ret == SVC_NONE)
+			ret = svc_forward(skb, cfg, &ip, XVR_SVC_SCOPE_INTERNAL);
 		if (ret < 0)
 			return ret;
 		if (ret == SVC_REJECTED) {
@@ -59,7 +61,9 @@ static __always_inline int host_to_pod(struct __sk_buff *skb)
 
 		if (rt && rt->type == XVR_RT_TUNNEL)
 			return vxlan_send(skb, cfg, ip, rt->tunnel_dst);
-		return -XVR_R_SVC_NO_BACKEND;
+		/* A hostNetwork backend on another node: out of the fabric,
+		 * no NAPT (the gateway source comes back to this node). */
+		return pod_leave_cluster(skb, cfg, ip, 1);
 	}
 	if (!dst)
 		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_POD);

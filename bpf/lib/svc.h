@@ -275,6 +275,8 @@ static __always_inline int ctx_store(struct xvr_ctx *ctx, void *from, __u32 len)
 static __always_inline void svc_reply_ip(struct iphdr *out, const struct iphdr *in, __u8 proto,
 					 __u16 len)
 {
+	__be32 client = in->saddr, frontend = in->daddr;  /* in may be out */
+
 	out->version = 4;
 	out->ihl = 5;
 	out->tos = 0;
@@ -284,8 +286,8 @@ static __always_inline void svc_reply_ip(struct iphdr *out, const struct iphdr *
 	out->ttl = 64;
 	out->protocol = proto;
 	out->check = 0;
-	out->saddr = in->daddr;  /* from the frontend the client addressed */
-	out->daddr = in->saddr;
+	out->saddr = frontend;  /* from the frontend the client addressed */
+	out->daddr = client;
 	out->check = ipv4_csum(out);
 }
 
@@ -403,8 +405,17 @@ static __always_inline int svc_snat_port(struct xvr_nat_key *rk, const struct xv
 					 __u32 h)
 {
 	for (int i = 0; i < XVR_NAT_TRIES; i++) {
+		const struct xvr_svc_rev *held;
+
 		rk->dport = bpf_htons(XVR_NAT_PORT_MIN + (h + i) % XVR_NAT_PORT_COUNT);
 		if (bpf_map_update_elem(&xvr_svc_rev, rk, val, BPF_NOEXIST) == 0)
+			return 0;
+		/* The connection's own lock, left behind when its xvr_svc_ct
+		 * entry was evicted (both are LRU): keep the port. */
+		held = bpf_map_lookup_elem(&xvr_svc_rev, rk);
+		if (held && held->vaddr == val->vaddr && held->caddr == val->caddr &&
+		    held->vport == val->vport && held->cport == val->cport &&
+		    held->flags == val->flags)
 			return 0;
 	}
 	return -XVR_R_SVC_NAT_NO_PORT;
@@ -459,8 +470,27 @@ static __always_inline int svc_forward(struct xvr_ctx *ctx, const struct xvr_nod
 	if (ctp) {
 		be = svc_backend(ctp->backend_id);
 		if (be && be->addr == ctp->daddr && be->port == ctp->dport) {
+			struct xvr_nat_key rk = {
+				.saddr = ctp->daddr, .daddr = ctp->saddr, .sport = ctp->dport,
+				.dport = ctp->sport, .proto = fk.proto,
+			};
+			struct xvr_svc_rev rv = {
+				.vaddr = fk.daddr, .caddr = fk.saddr, .vport = fk.dport,
+				.cport = fk.sport, .flags = ctp->flags,
+			};
+			const struct xvr_svc_rev *cur;
+
 			ct = *ctp;
-			goto translate;
+			/* Both maps are LRU: the reverse entry may have been
+			 * evicted while the forward one lived. Put it back, unless
+			 * another connection took the SNAT port meanwhile. */
+			if (bpf_map_update_elem(&xvr_svc_rev, &rk, &rv, BPF_NOEXIST) == 0)
+				goto translate;
+			cur = bpf_map_lookup_elem(&xvr_svc_rev, &rk);
+			if (cur && cur->vaddr == rv.vaddr && cur->caddr == rv.caddr &&
+			    cur->vport == rv.vport && cur->cport == rv.cport)
+				goto translate;
+			/* Port taken by another flow: choose afresh below. */
 		}
 	}
 	if (!svc->count) {

@@ -284,6 +284,7 @@ void BpfProgramTest::UnloadProgram() {
   }
   obj_ = nullptr;
   prog_fd_ = -1;
+  maglev_ids_.clear();  // the tables went with the maps
   RemovePinDir(pin_dir_);
   ASSERT_EQ(::mkdir(pin_dir_.c_str(), 0700), 0)
       << "mkdir " << pin_dir_ << ": " << std::strerror(errno);
@@ -365,6 +366,144 @@ void BpfProgramTest::SeedTopology() {
   ASSERT_NO_FATAL_FAILURE(PutEndpoint(pod_a_, true));
   ASSERT_NO_FATAL_FAILURE(PutEndpoint(pod_b_, true));
   ASSERT_NO_FATAL_FAILURE(PutEndpoint(pod_c_, false));
+}
+
+// --- Services ------------------------------------------------------------------------------
+
+void BpfProgramTest::PutService(const xvr_svc_key& key, const xvr_svc& svc) {
+  ASSERT_EQ(bpf_map_update_elem(MapFd(XVR_MAP_SVC), &key, &svc, BPF_ANY), 0)
+      << "update " << XVR_MAP_SVC << ": " << std::strerror(errno);
+}
+
+void BpfProgramTest::PutBackend(uint32_t id, const xvr_backend& backend) {
+  ASSERT_EQ(bpf_map_update_elem(MapFd(XVR_MAP_BACKENDS), &id, &backend, BPF_ANY), 0)
+      << "update " << XVR_MAP_BACKENDS << "[" << id << "]: " << std::strerror(errno);
+}
+
+void BpfProgramTest::DeleteBackend(uint32_t id) {
+  ASSERT_EQ(bpf_map_delete_elem(MapFd(XVR_MAP_BACKENDS), &id), 0)
+      << "delete " << XVR_MAP_BACKENDS << "[" << id << "]: " << std::strerror(errno);
+}
+
+void BpfProgramTest::PutMaglevTable(uint32_t table_id, const std::vector<uint32_t>& slots) {
+  ASSERT_FALSE(slots.empty()) << "a Maglev table has at least one slot";
+  bpf_map_create_opts opts{};
+  opts.sz = sizeof(opts);
+  opts.map_flags = BPF_F_INNER_MAP;
+  const int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xvr_mgl_test", sizeof(uint32_t),
+                                sizeof(uint32_t), static_cast<uint32_t>(slots.size()), &opts);
+  ASSERT_GE(fd, 0) << "create inner Maglev table of " << slots.size()
+                   << " slots: " << std::strerror(errno);
+  bool ok = true;
+  for (uint32_t i = 0; i < slots.size() && ok; ++i) {
+    ok = bpf_map_update_elem(fd, &i, &slots[i], BPF_ANY) == 0;
+    EXPECT_TRUE(ok) << "fill Maglev slot " << i << ": " << std::strerror(errno);
+  }
+  const uint32_t inner = static_cast<uint32_t>(fd);
+  if (ok) {
+    ok = bpf_map_update_elem(MapFd(XVR_MAP_MAGLEV), &table_id, &inner, BPF_ANY) == 0;
+    EXPECT_TRUE(ok) << "update " << XVR_MAP_MAGLEV << "[" << table_id
+                    << "]: " << std::strerror(errno);
+  }
+  ::close(fd);  // the outer map holds the table now
+  ASSERT_TRUE(ok);
+  maglev_ids_.insert(table_id);
+}
+
+std::optional<std::vector<uint32_t>> BpfProgramTest::MaglevTable(uint32_t table_id) {
+  uint32_t id = 0;
+  if (bpf_map_lookup_elem(MapFd(XVR_MAP_MAGLEV), &table_id, &id) != 0) return std::nullopt;
+  const int fd = bpf_map_get_fd_by_id(id);
+  if (fd < 0) {
+    ADD_FAILURE() << "inner map id " << id << ": " << std::strerror(errno);
+    return std::nullopt;
+  }
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  std::vector<uint32_t> slots;
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+    slots.resize(info.max_entries);
+    for (uint32_t i = 0; i < info.max_entries; ++i)
+      bpf_map_lookup_elem(fd, &i, &slots[i]);
+  } else {
+    ADD_FAILURE() << "info of inner map id " << id << ": " << std::strerror(errno);
+  }
+  ::close(fd);
+  return slots;
+}
+
+namespace {
+template <class K, class V>
+std::optional<V> LookupIn(int fd, const K& key) {
+  V v{};
+  if (bpf_map_lookup_elem(fd, &key, &v) != 0) return std::nullopt;
+  return v;
+}
+}  // namespace
+
+std::optional<xvr_svc_ct> BpfProgramTest::SvcCt(const xvr_nat_key& key) {
+  return LookupIn<xvr_nat_key, xvr_svc_ct>(MapFd(XVR_MAP_SVC_CT), key);
+}
+
+std::optional<xvr_svc_rev> BpfProgramTest::SvcRev(const xvr_nat_key& key) {
+  return LookupIn<xvr_nat_key, xvr_svc_rev>(MapFd(XVR_MAP_SVC_REV), key);
+}
+
+std::optional<xvr_aff_val> BpfProgramTest::SvcAffinity(const xvr_aff_key& key) {
+  return LookupIn<xvr_aff_key, xvr_aff_val>(MapFd(XVR_MAP_AFFINITY), key);
+}
+
+void BpfProgramTest::PutSvcAffinity(const xvr_aff_key& key, const xvr_aff_val& val) {
+  ASSERT_EQ(bpf_map_update_elem(MapFd(XVR_MAP_AFFINITY), &key, &val, BPF_ANY), 0)
+      << "update " << XVR_MAP_AFFINITY << ": " << std::strerror(errno);
+}
+
+MapEntries BpfProgramTest::DumpMap(const char* name) {
+  MapEntries out;
+  bpf_map* m = obj_ ? bpf_object__find_map_by_name(obj_, name) : nullptr;
+  if (!m) {
+    ADD_FAILURE() << "no map " << name;
+    return out;
+  }
+  const int fd = bpf_map__fd(m);
+  Bytes key(bpf_map__key_size(m)), next(key.size()), val(bpf_map__value_size(m));
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+    if (bpf_map_lookup_elem(fd, next.data(), val.data()) == 0) out.emplace_back(next, val);
+    key = next;
+    prev = key.data();
+  }
+  return out;
+}
+
+void BpfProgramTest::RestoreMap(const char* name, const MapEntries& entries) {
+  const int fd = MapFd(name);
+  ASSERT_GE(fd, 0) << "no map " << name;
+  for (const auto& [k, v] : entries)
+    ASSERT_EQ(bpf_map_update_elem(fd, k.data(), v.data(), BPF_ANY), 0)
+        << "restore " << name << ": " << std::strerror(errno);
+}
+
+namespace {
+constexpr const char* kServiceMaps[] = {XVR_MAP_SVC, XVR_MAP_BACKENDS, XVR_MAP_SVC_CT,
+                                        XVR_MAP_SVC_REV, XVR_MAP_AFFINITY};
+}  // namespace
+
+ServiceState BpfProgramTest::SnapshotServices() {
+  ServiceState s;
+  for (const char* name : kServiceMaps) s.maps[name] = DumpMap(name);
+  for (uint32_t id : maglev_ids_)
+    if (std::optional<std::vector<uint32_t>> t = MaglevTable(id)) s.maglev[id] = std::move(*t);
+  return s;
+}
+
+void BpfProgramTest::RestoreServices(const ServiceState& state) {
+  for (const auto& [name, entries] : state.maps) {
+    ASSERT_NO_FATAL_FAILURE(RestoreMap(name.c_str(), entries));
+  }
+  for (const auto& [id, slots] : state.maglev) {
+    ASSERT_NO_FATAL_FAILURE(PutMaglevTable(id, slots));
+  }
 }
 
 void BpfProgramTest::Run(const Bytes& pkt, int ifindex, RunResult* result) {

@@ -17,7 +17,9 @@
 // One program is loaded at a time. UnloadProgram() destroys it and empties
 // the pin directory, so the next LoadProgram() starts from fresh maps: that
 // is how one test plays two nodes (encapsulate on one, decapsulate on the
-// other) in the same netns.
+// other) in the same netns. Tests that cross programs and need state to
+// survive (NAPT, services) carry it over by hand: SnapshotServices() before
+// UnloadProgram(), RestoreServices() after the next LoadProgram().
 #ifndef XVR_TEST_BPF_BPF_FIXTURE_H
 #define XVR_TEST_BPF_BPF_FIXTURE_H
 
@@ -27,7 +29,9 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -61,6 +65,15 @@ struct CounterValue {
   uint64_t packets = 0;
   uint64_t bytes = 0;
   bool operator==(const CounterValue&) const = default;
+};
+
+// The raw entries of a hash map: (key bytes, value bytes).
+using MapEntries = std::vector<std::pair<Bytes, Bytes>>;
+
+// The service tables as a program left them, to carry into the next one.
+struct ServiceState {
+  std::map<std::string, MapEntries> maps;  // xvr_svc, xvr_backends, xvr_svc_ct, ...
+  std::map<uint32_t, std::vector<uint32_t>> maglev;  // table id -> slots
 };
 
 // A pod endpoint as the fixture wrote it to the maps.
@@ -97,6 +110,31 @@ class BpfProgramTest : public ::testing::Test {
   void PutRoute(const Ipv4& prefix, uint32_t prefixlen, const xvr_route& route);
   // xvr_neigh[ip] = {mac, state, ifindex}.
   void PutNeigh(const Ipv4& ip, const Mac& mac, int ifindex, uint16_t state = 0x02 /* REACHABLE */);
+
+  // Services. xvr_svc[key] = svc; xvr_backends[id] = backend.
+  void PutService(const xvr_svc_key& key, const xvr_svc& svc);
+  void PutBackend(uint32_t id, const xvr_backend& backend);
+  void DeleteBackend(uint32_t id);
+  // A Maglev table as the agent makes one: an inner u32 -> u32 array of
+  // slots.size() entries (BPF_F_INNER_MAP), filled, stored at
+  // xvr_maglev[table_id] (replacing the table there), its fd closed.
+  void PutMaglevTable(uint32_t table_id, const std::vector<uint32_t>& slots);
+  // The slots of xvr_maglev[table_id] as the kernel holds them; nullopt
+  // when that outer slot holds no table.
+  std::optional<std::vector<uint32_t>> MaglevTable(uint32_t table_id);
+  std::optional<xvr_svc_ct> SvcCt(const xvr_nat_key& key);
+  std::optional<xvr_svc_rev> SvcRev(const xvr_nat_key& key);
+  std::optional<xvr_aff_val> SvcAffinity(const xvr_aff_key& key);
+  void PutSvcAffinity(const xvr_aff_key& key, const xvr_aff_val& val);
+  // Every entry of a hash map of the loaded program, read with
+  // get_next_key; and written back (BPF_ANY).
+  MapEntries DumpMap(const char* name);
+  void RestoreMap(const char* name, const MapEntries& entries);
+  // All service state: frontends, backends, connection, reverse and
+  // affinity entries, and the Maglev tables put with PutMaglevTable.
+  ServiceState SnapshotServices();
+  // Use with ASSERT_NO_FATAL_FAILURE.
+  void RestoreServices(const ServiceState& state);
 
   // Runs the loaded program once on pkt arriving on ifindex. Use with
   // ASSERT_NO_FATAL_FAILURE.
@@ -146,6 +184,7 @@ class BpfProgramTest : public ::testing::Test {
   bpf_object* obj_ = nullptr;
   int prog_fd_ = -1;
   std::function<void()> destroy_;
+  std::set<uint32_t> maglev_ids_;  // tables put with PutMaglevTable
 };
 
 }  // namespace xvr::test
