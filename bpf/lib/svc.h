@@ -257,7 +257,13 @@ struct svc_pseudo {
 static __always_inline int ctx_set_len(struct xvr_ctx *ctx, __u32 len)
 {
 #if defined(XVR_CTX_XDP)
-	return bpf_xdp_adjust_tail(ctx, (int)len - (int)ctx_full_len(ctx));
+	int delta = (int)len - (int)ctx_full_len(ctx);
+
+	/* Grow at the head: XDP guarantees headroom (veth frames built from
+	 * an skb may have no tailroom at all); the caller rewrites every byte. */
+	if (delta > 0)
+		return bpf_xdp_adjust_head(ctx, -delta);
+	return delta ? bpf_xdp_adjust_tail(ctx, delta) : 0;
 #else
 	return bpf_skb_change_tail(ctx, len, 0);
 #endif
