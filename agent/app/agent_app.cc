@@ -2,7 +2,9 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "agent/api/api_server.h"
@@ -12,6 +14,7 @@
 #include "agent/endpoints/endpoint_manager.h"
 #include "agent/events/drop_events.h"
 #include "agent/k8s/cluster_state.h"
+#include "agent/k8s/api_source.h"
 #include "agent/k8s/manifests_source.h"
 #include "agent/netlink/link_watcher.h"
 #include "agent/netlink/neigh_watcher.h"
@@ -21,6 +24,9 @@
 #include "agent/routing/neigh_table.h"
 #include "agent/routing/route_table.h"
 #include "agent/routing/routing_json.h"
+#include "agent/services/service_manager.h"
+#include "agent/services/service_maps.h"
+#include "agent/services/services_json.h"
 #include "agent/state/state_store.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -128,10 +134,30 @@ absl::Status RunAgent(const AgentFlags& flags) {
     manifests = std::make_unique<k8s::ManifestsSource>(flags.manifests_dir, &cluster);
     RETURN_IF_ERROR(manifests->Start());
   }
+  std::unique_ptr<k8s::ApiSource> api_source;
+  if (!flags.kubeconfig.empty()) {
+    ASSIGN_OR_RETURN(api_source, k8s::ApiSource::FromKubeconfig(flags.kubeconfig, &cluster));
+  } else if (flags.in_cluster) {
+    ASSIGN_OR_RETURN(api_source, k8s::ApiSource::InCluster(&cluster));
+  }
+  if (api_source) {
+    RETURN_IF_ERROR(api_source->Start());
+    spdlog::info("watching the Kubernetes API server");
+  }
   TunnelManager tunnels(&cluster, &routes, cfg.node_name);
   if (dp->fabric() && cfg.overlay.type == OverlayConfig::Type::kVxlan) {
     RETURN_IF_ERROR(tunnels.Start());
   }
+
+  // Services: the model of the cluster's Services and EndpointSlices into
+  // the service maps, as kube-proxy would into iptables.
+  ASSIGN_OR_RETURN(std::unique_ptr<services::BpfServiceMaps> svc_maps,
+                   services::BpfServiceMaps::Open(dp->maps_dir()));
+  // Without a source nothing will ever be listed: program at once.
+  services::ServiceManager svc_manager(
+      &cluster, svc_maps.get(),
+      {.local_node = cfg.node_name, .wait_for_sync = manifests != nullptr || api_source != nullptr});
+  RETURN_IF_ERROR(svc_manager.Start());
 
   StateStore store(cfg.state_dir);
   ASSIGN_OR_RETURN(std::unique_ptr<EndpointManager> endpoints,
@@ -165,6 +191,10 @@ absl::Status RunAgent(const AgentFlags& flags) {
   api_opts.views["/v1/neighbours"] = [&neighs] {
     return NeighboursToJson(neighs.Snapshot(), neighs.stats());
   };
+  api_opts.views["/v1/services"] = [&svc_manager] { return services::ServicesToJson(svc_manager); };
+  api_opts.views["/v1/services/verify"] = [&svc_manager] {
+    return services::ServicesToJson(svc_manager, /*verify=*/true);
+  };
   api_opts.views["/v1/nodes"] = [&tunnels] {
     nlohmann::json arr = nlohmann::json::array();
     for (const k8s::RemoteNode& n : tunnels.Current()) {
@@ -175,14 +205,36 @@ absl::Status RunAgent(const AgentFlags& flags) {
   };
   ApiServer api(api_opts, *endpoints);
   RETURN_IF_ERROR(api.Start());
-  api.SetReady(true);
-  spdlog::info("ready: API on {}", cfg.api_socket);
+  // Ready (CNI ADD accepted) once the cluster's state is known: with the
+  // API server, after the first full list of every kind.
+  std::atomic<bool> stopping{false};
+  std::thread ready_waiter;
+  if (api_source) {
+    spdlog::info("API on {}; ready once the API server's objects are listed", cfg.api_socket);
+    ready_waiter = std::thread([&] {
+      while (!stopping.load()) {
+        absl::Status s = api_source->WaitForSync(absl::Seconds(1));
+        if (s.ok()) {
+          api.SetReady(true);
+          spdlog::info("ready: Kubernetes objects listed");
+          return;
+        }
+      }
+    });
+  } else {
+    api.SetReady(true);
+    spdlog::info("ready: API on {}", cfg.api_socket);
+  }
 
   WaitForTermination();
+  stopping.store(true);
+  if (ready_waiter.joinable()) ready_waiter.join();
   api.Stop();
   links.Stop();
   drops.Stop();
   tunnels.Stop();
+  svc_manager.Stop();
+  if (api_source) api_source->Stop();
   if (manifests) manifests->Stop();
   route_watcher.Stop();
   neigh_watcher.Stop();

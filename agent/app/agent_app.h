@@ -10,7 +10,9 @@ namespace xvr {
 
 struct AgentFlags {
   std::string config_path;
-  std::string manifests_dir;  // Kubernetes objects (Nodes, …): issue 3 onwards
+  std::string manifests_dir;  // Kubernetes objects from a directory (labs, tests)
+  std::string kubeconfig;     // Kubernetes objects from the API server (development)
+  bool in_cluster = false;    // ... with the pod's service account (the DaemonSet)
 };
 
 // Runs until SIGTERM/SIGINT. Programs stay attached and pinned on exit: pods

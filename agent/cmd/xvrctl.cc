@@ -3,6 +3,7 @@
 
 #include "CLI/CLI.hpp"
 #include "agent/ctl/client.h"
+#include "agent/ctl/services_view.h"
 
 namespace {
 
@@ -33,6 +34,12 @@ int main(int argc, char** argv) {
   auto* routes = app.add_subcommand("routes", "the route LPM map as the data path sees it");
   auto* neighbours = app.add_subcommand("neighbours", "the neighbour map (mirrored ARP table)");
   auto* nodes = app.add_subcommand("nodes", "remote nodes used as tunnel destinations");
+  auto* services = app.add_subcommand("services", "service frontends, backends and Maglev tables");
+  bool services_verbose = false;
+  bool services_verify = false;
+  services->add_flag("-v,--verbose", services_verbose, "also list every backend");
+  services->add_flag("--verify", services_verify,
+                     "compare every Maglev table with the kernel's copy");
   app.require_subcommand(1);
   CLI11_PARSE(app, argc, argv);
 
@@ -81,6 +88,16 @@ int main(int argc, char** argv) {
                       Str(d, "summary")});
     }
     std::cout << xvr::RenderTable({"TS(ns)", "HOOK", "REASON", "IFINDEX", "PACKET"}, rows);
+    return 0;
+  }
+  if (services->parsed()) {
+    auto j = xvr::AgentGet(socket, services_verify ? "/v1/services/verify" : "/v1/services");
+    if (!j.ok()) return Fail(j.status());
+    if (output == "json") {
+      std::cout << j->dump(2) << "\n";
+      return 0;
+    }
+    std::cout << xvr::RenderServices(*j, services_verbose);
     return 0;
   }
   if (routes->parsed() || neighbours->parsed() || nodes->parsed()) {
