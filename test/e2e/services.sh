@@ -23,7 +23,10 @@
 #   G. A service without endpoints refuses at once: TCP RST, UDP ICMP port
 #      unreachable, from pods and from the node; counted as
 #      tx/service_no_endpoints.
-#   H. No iptables or nftables rule exists on any node.
+#   H. SIGKILL of n1's agent: ClusterIP and NodePort keep working while it is
+#      down; the restarted agent adopts ids and tables and rewrites nothing;
+#      a connection held across it carries on.
+#   I. No iptables or nftables rule exists on any node.
 ATTACH=xdp
 [ "${1:-}" = "--attach" ] && ATTACH=${2:-xdp}
 TEST_NAME=services_$ATTACH
@@ -259,7 +262,31 @@ log "  node -> 10.96.0.30 tcp 80: $(cat "$WORK/r")"
 assert_rose_on n1 g "$HOOK" tx service_no_endpoints 2 "reject from the pod hook"
 assert_rose_on n1 g tc_host_egress tx service_no_endpoints 1 "reject from tc_host_egress"
 
-log "H. no iptables / nftables rules on the nodes"
+log "H. agent SIGKILL and restart: services keep working, ids adopted, nothing rewritten"
+rm -f "$WORK/go" "$WORK/done"
+in_pod n1-pod1 python3 "$TOOL" hold 10.96.0.10 80 "$WORK/go" "$WORK/done" >"$WORK/held" &
+holder=$!
+wait_for 5 test -s "$WORK/held" || fail "held connection got no answer"
+ids_before=$(services_json n1 | jq -c '[.services[] | {frontend, table, ids: [.backends[].id]}]')
+lab stop-agent "$LAB/n1" --kill >/dev/null
+expect_backends "agent down: n1-pod1 -> 10.96.0.10:80" "$(answers n1-pod1 tcp 10.96.0.10 80 5)" "$held $C1"
+[[ $held == b1 ]] && np_src=$EXT_IP || np_src=$GW1
+expect_backends "agent down: ext -> n1:30080" "$(answers ext tcp "$NIP1" 30080 5)" "$held $np_src"
+lab start-agent "$LAB/n1" >/dev/null
+stats_programmed() { [[ $(services_json n1 | jq '.stats.reconciles') -ge 1 ]]; }
+wait_for 10 stats_programmed || fail "restarted agent did not reconcile services"
+st=$(services_json n1 | jq -c .stats)
+log "  restarted agent: $st"
+assert_eq "$(jq .backendWrites <<<"$st")/$(jq .tableWrites <<<"$st")/$(jq .frontendWrites <<<"$st")" "0/0/0" \
+  "writes after a restart with an unchanged cluster"
+assert_ge "$(jq .adoptedBackends <<<"$st")" 2 "adopted backends"
+ids_after=$(services_json n1 | jq -c '[.services[] | {frontend, table, ids: [.backends[].id]}]')
+assert_eq "$ids_after" "$ids_before" "frontend tables and backend ids across the restart"
+touch "$WORK/go"
+wait "$holder" || fail "held TCP connection broke across the agent restart"
+log "  held connection survived the SIGKILL and restart: $(cat "$WORK/done")"
+
+log "I. no iptables / nftables rules on the nodes"
 command -v nft >/dev/null && command -v iptables-save >/dev/null ||
   fail "nft / iptables-save missing (scripts/install-deps.sh): cannot prove the absence of rules"
 for n in n1 n2; do
