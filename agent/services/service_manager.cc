@@ -21,23 +21,6 @@ constexpr size_t kMaxTableBackends = XVR_MAGLEV_MAX / 100;
 // How often the worker looks again while the sources have not listed yet.
 constexpr absl::Duration kSyncPoll = absl::Milliseconds(100);
 
-xvr_svc_key SvcKeyOf(const FrontendKey& k) {
-  xvr_svc_key key{};
-  key.addr = k.addr.be();
-  key.port = htons(k.port);
-  key.proto = k.proto;
-  key.scope = k.scope;
-  return key;
-}
-
-FrontendKey FrontendKeyOf(const xvr_svc_key& k) {
-  FrontendKey key;
-  key.addr = Ipv4Addr::FromBe(k.addr);
-  key.port = ntohs(k.port);
-  key.proto = k.proto;
-  key.scope = k.scope;
-  return key;
-}
 
 xvr_backend BackendValueOf(const BackendAddr& a, uint8_t flags) {
   xvr_backend v{};
@@ -317,7 +300,7 @@ absl::Status ServiceManager::AdoptLocked() {
   bool any_table = !tables.empty();
   if (any_table) max_table = tables.back();
   for (const auto& [key, value] : fronts) {
-    const FrontendKey fk = FrontendKeyOf(key);
+    const FrontendKey fk = FromSvcKey(key);
     FrontendState& st = frontends_[fk];
     st.model.key = fk;
     st.svc_written = true;
@@ -521,7 +504,7 @@ absl::Status ServiceManager::ApplyLocked(const std::vector<Frontend>& frontends,
   for (const Plan& p : plans) {
     FrontendState& st = frontends_[p.f->key];
     if (!st.svc_written || !Same(st.svc, p.svc)) {
-      RETURN_IF_ERROR(maps_->UpdateFrontend(SvcKeyOf(p.f->key), p.svc));
+      RETURN_IF_ERROR(maps_->UpdateFrontend(ToSvcKey(p.f->key), p.svc));
       st.svc_written = true;
       st.svc = p.svc;
       ++delta->frontend_writes;
@@ -548,7 +531,7 @@ absl::Status ServiceManager::ApplyLocked(const std::vector<Frontend>& frontends,
     }
     FrontendState& st = it->second;
     if (st.svc_written) {
-      RETURN_IF_ERROR(maps_->DeleteFrontend(SvcKeyOf(it->first)));
+      RETURN_IF_ERROR(maps_->DeleteFrontend(ToSvcKey(it->first)));
       st.svc_written = false;
       ++delta->deletes;
     }

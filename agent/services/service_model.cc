@@ -1,5 +1,7 @@
 #include "agent/services/service_model.h"
 
+#include <arpa/inet.h>
+
 #include <netinet/in.h>
 
 #include <optional>
@@ -325,6 +327,24 @@ std::vector<Frontend> BuildFrontends(const k8s::Snapshot& snap, const ModelInput
   Builder b(snap, in, warnings);
   for (const k8s::Service* svc : snap.List<k8s::Service>()) b.AddService(*svc);
   return b.Take();
+}
+
+xvr_svc_key ToSvcKey(const FrontendKey& k) {
+  xvr_svc_key key{};
+  key.addr = k.addr.be();
+  key.port = htons(k.port);
+  key.proto = k.proto;
+  key.scope = k.scope;
+  return key;
+}
+
+FrontendKey FromSvcKey(const xvr_svc_key& k) {
+  FrontendKey key;
+  key.addr = Ipv4Addr::FromBe(k.addr);
+  key.port = ntohs(k.port);
+  key.proto = k.proto;
+  key.scope = k.scope;
+  return key;
 }
 
 }  // namespace xvr::services

@@ -60,6 +60,10 @@ struct FrontendKey {
   std::string ToString() const;  // "10.96.0.10:53/UDP", "*:30080/TCP external"
 };
 
+// The data path's key of a frontend, and back.
+xvr_svc_key ToSvcKey(const FrontendKey& k);
+FrontendKey FromSvcKey(const xvr_svc_key& k);
+
 struct Frontend {
   FrontendKey key;
   std::string service;    // "ns/name"

@@ -409,16 +409,8 @@ class SvcTest : public BpfProgramTest {
       ASSERT_NO_FATAL_FAILURE(CreateFabric());
     }
     ASSERT_NO_FATAL_FAILURE(SeedTopology());
-    xvr_node_cfg cfg = DefaultNodeConfig();
-    cfg.node_ip = kNode1Ip.be32();
-    cfg.fabric_ifindex = static_cast<uint32_t>(fabric_.ifindex);
-    std::memcpy(cfg.fabric_mac, kFabricMac.data(), 6);
-    cfg.vxlan_port = htons(kVxlanPort);
-    cfg.vni = 1;
-    cfg.flags |= XVR_CFG_F_VXLAN;
+    xvr_node_cfg cfg = Node1Overlay(DefaultNodeConfig(), fabric_.ifindex);
     if (s.masquerade) cfg.flags |= XVR_CFG_F_MASQUERADE;
-    cfg.cluster_cidr = kClusterCidr.be32();
-    cfg.cluster_prefixlen = 16;
     ASSERT_NO_FATAL_FAILURE(WriteNodeConfig(cfg));
     ASSERT_NO_FATAL_FAILURE(PutDevmap(fabric_.ifindex));
     xvr_route tun{};

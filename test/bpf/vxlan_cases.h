@@ -40,6 +40,22 @@ inline constexpr Mac kVtep3Mac{0x02, 0x58, 192, 168, 250, 13};
 
 inline constexpr Ipv4 kNode2PodCidr{{10, 244, 2, 0}};
 inline constexpr Ipv4 kClusterCidr{{10, 244, 0, 0}};
+
+// `base` (the fixture's default node config) as node 1 with the overlay:
+// node IP, fabric NIC `fabric_ifindex`, VXLAN on `port`/`vni`, the cluster
+// CIDR /16. Masquerade and readiness stay as `base` has them.
+inline xvr_node_cfg Node1Overlay(xvr_node_cfg base, int fabric_ifindex,
+                                 uint16_t port = kVxlanPort, uint32_t vni = 1) {
+  base.node_ip = kNode1Ip.be32();
+  base.fabric_ifindex = static_cast<uint32_t>(fabric_ifindex);
+  for (size_t i = 0; i < kFabricMac.size(); ++i) base.fabric_mac[i] = kFabricMac[i];
+  base.vxlan_port = static_cast<uint16_t>(port << 8 | port >> 8);  // network order
+  base.vni = vni;
+  base.flags |= XVR_CFG_F_VXLAN;
+  base.cluster_cidr = kClusterCidr.be32();
+  base.cluster_prefixlen = 16;
+  return base;
+}
 // kRemotePodIp (10.244.2.5) is the pod on node 2 every row talks to.
 // Node 2, when a test plays it (round trip): its pod at kRemotePodIp.
 inline constexpr Ipv4 kNode2GatewayIp{{10, 244, 2, 1}};

@@ -69,13 +69,10 @@ void ExpectWellFormedEncap(const Bytes& out, uint32_t vni, uint16_t port) {
 class VxlanFixture : public BpfProgramTest {
  protected:
   xvr_node_cfg OverlayConfig(const OverlaySetup& s) const {
-    xvr_node_cfg cfg = DefaultNodeConfig();
-    cfg.node_ip = kNode1Ip.be32();
-    cfg.fabric_ifindex = static_cast<uint32_t>(fabric_.ifindex);
-    std::memcpy(cfg.fabric_mac, kFabricMac.data(), 6);
-    cfg.vxlan_port = htons(s.port);
-    cfg.vni = s.vni;
-    if (s.vxlan) cfg.flags |= XVR_CFG_F_VXLAN;
+    xvr_node_cfg cfg = Node1Overlay(DefaultNodeConfig(), fabric_.ifindex, s.port, s.vni);
+    if (!s.vxlan) cfg.flags &= ~XVR_CFG_F_VXLAN;
+    cfg.cluster_cidr = 0;  // the overlay rows run without a cluster CIDR
+    cfg.cluster_prefixlen = 0;
     return cfg;
   }
 

@@ -94,7 +94,10 @@ ports:"
 }
 BOTH="$B1 n1;$B2 n2"
 
-put_manifest svc-web "apiVersion: v1
+# put_web "IP NODE;...": the NodePort + externalIP service 'web' with these
+# endpoints.
+put_web() {
+  put_manifest svc-web "apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: default}
 spec:
@@ -105,7 +108,9 @@ spec:
   - {name: http, port: 80, targetPort: 8080, protocol: TCP, nodePort: 30080}
   - {name: dns, port: 53, targetPort: 9090, protocol: UDP}
 ---
-$(slice web-1 web "$BOTH" http 8080 TCP dns 9090 UDP)"
+$(slice web-1 web "$1" http 8080 TCP dns 9090 UDP)"
+}
+put_web "$BOTH"
 put_manifest svc-local "apiVersion: v1
 kind: Service
 metadata: {name: web-local, namespace: default}
@@ -226,18 +231,7 @@ wait_for 5 test -s "$WORK/held" || fail "held connection got no answer"
 held=$(awk '{print $1}' "$WORK/held")
 [[ $held == b1 ]] && keep_ip=$B1 keep_node=n1 || keep_ip=$B2 keep_node=n2
 log "  held connection is on $held; removing the other backend"
-put_manifest svc-web "apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: default}
-spec:
-  type: NodePort
-  clusterIP: 10.96.0.10
-  externalIPs: [192.0.2.80]
-  ports:
-  - {name: http, port: 80, targetPort: 8080, protocol: TCP, nodePort: 30080}
-  - {name: dns, port: 53, targetPort: 9090, protocol: UDP}
----
-$(slice web-1 web "$keep_ip $keep_node" http 8080 TCP dns 9090 UDP)"
+put_web "$keep_ip $keep_node"
 web_has_one_backend() {
   [[ $(services_json n1 | jq '[.services[] | select(.frontend == "10.96.0.10:80/TCP") | .backends[]] | length') == 1 ]]
 }

@@ -53,14 +53,7 @@ std::vector<Frontend> Sorted(std::vector<Frontend> v) {
   return v;
 }
 
-xvr_svc_key SK(const FrontendKey& k) {
-  xvr_svc_key key{};
-  key.addr = k.addr.be();
-  key.port = htons(k.port);
-  key.proto = k.proto;
-  key.scope = k.scope;
-  return key;
-}
+xvr_svc_key SK(const FrontendKey& k) { return ToSvcKey(k); }
 
 std::optional<xvr_svc> SvcOf(const FakeServiceMaps& m, const FrontendKey& k) {
   auto it = m.svc.find(SK(k));
