@@ -101,6 +101,24 @@ static __always_inline int svc_rewrite(struct xvr_ctx *ctx, struct iphdr **ipp, 
 #endif
 }
 
+/* Rewrites one side (dst = 1: destination) and, when `other`, the other
+ * side too. Returns SVC_XLATED or a drop reason. */
+static __always_inline int svc_rewrite_both(struct xvr_ctx *ctx, struct iphdr **ipp, int dst,
+					    __be32 addr, __be16 port, int other,
+					    __be32 other_addr, __be16 other_port)
+{
+	int ret = svc_rewrite(ctx, ipp, dst, addr, port);
+
+	if (ret < 0)
+		return ret;
+	if (other) {
+		ret = svc_rewrite(ctx, ipp, !dst, other_addr, other_port);
+		if (ret < 0)
+			return ret;
+	}
+	return SVC_XLATED;
+}
+
 static __always_inline __u32 svc_hash(__be32 saddr, __be16 sport, __u8 proto)
 {
 	__u32 h = saddr ^ ((__u32)sport << 16) ^ proto;
@@ -197,7 +215,6 @@ static __always_inline int svc_reply(struct xvr_ctx *ctx, struct iphdr **ipp)
 	const struct xvr_svc_rev *rev;
 	struct xvr_svc_rev r;
 	struct nat_l4 l4;
-	int ret;
 
 	if (ip->protocol == IPPROTO_ICMP)
 		return ip->ihl == 5 && !ip_is_fragment(ip) ? svc_reply_icmp(ctx, ip) : SVC_NONE;
@@ -211,15 +228,10 @@ static __always_inline int svc_reply(struct xvr_ctx *ctx, struct iphdr **ipp)
 	if (!rev)
 		return SVC_NONE;
 	r = *rev;
-	ret = svc_rewrite(ctx, ipp, 0, r.vaddr, r.vport);
-	if (ret < 0)
-		return ret;
-	if (r.flags & XVR_CT_F_SNAT) {
-		ret = svc_rewrite(ctx, ipp, 1, r.caddr, r.cport);
-		if (ret < 0)
-			return ret;
-	}
-	return SVC_XLATED;
+	/* Source back to the frontend; the destination back to the client
+	 * only when it was SNATed. */
+	return svc_rewrite_both(ctx, ipp, 0, r.vaddr, r.vport, r.flags & XVR_CT_F_SNAT, r.caddr,
+				r.cport);
 }
 
 /* ---- Reject --------------------------------------------------------------- */
@@ -558,15 +570,8 @@ static __always_inline int svc_forward(struct xvr_ctx *ctx, const struct xvr_nod
 	bpf_map_update_elem(&xvr_svc_ct, &fk, &ct, BPF_ANY);
 
 translate:
-	ret = svc_rewrite(ctx, ipp, 1, ct.daddr, ct.dport);
-	if (ret < 0)
-		return ret;
-	if (ct.flags & XVR_CT_F_SNAT) {
-		ret = svc_rewrite(ctx, ipp, 0, ct.saddr, ct.sport);
-		if (ret < 0)
-			return ret;
-	}
-	return SVC_XLATED;
+	return svc_rewrite_both(ctx, ipp, 1, ct.daddr, ct.dport, ct.flags & XVR_CT_F_SNAT, ct.saddr,
+				ct.sport);
 }
 
 #endif
