@@ -90,6 +90,7 @@ absl::Status FakeApiServer::Start(int port) {
       Handle(kind, req, res);
     });
   }
+  if (extra_routes_) extra_routes_(*svr_);
   if (port == 0) {
     port_ = svr_->bind_to_any_port("127.0.0.1");
     if (port_ <= 0) return absl::InternalError("fake API server: cannot bind 127.0.0.1");
@@ -226,6 +227,11 @@ void FakeApiServer::Compact(Kind kind) {
 void FakeApiServer::FailNext(Kind kind, RequestKind which, int status, int count) {
   std::lock_guard<std::mutex> l(mu_);
   for (int i = 0; i < count; ++i) Data(kind).failures.emplace_back(which, status);
+}
+
+void FakeApiServer::ClearFailures(Kind kind) {
+  std::lock_guard<std::mutex> l(mu_);
+  Data(kind).failures.clear();
 }
 
 void FakeApiServer::RequireToken(std::string token) {

@@ -23,6 +23,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -76,6 +77,11 @@ class FakeApiServer {
   FakeApiServer(const FakeApiServer&) = delete;
   FakeApiServer& operator=(const FakeApiServer&) = delete;
 
+  // Routes served beside the collections (a control interface, say):
+  // `add` registers them on the server when Start() builds it. Call before
+  // Start().
+  void SetExtraRoutes(std::function<void(httplib::Server&)> add) { extra_routes_ = std::move(add); }
+
   // Listens on 127.0.0.1:`port` (0: ephemeral) and serves on a thread.
   absl::Status Start(int port = 0);
   // Ends open watches (abruptly) and stops serving. Idempotent.
@@ -114,6 +120,8 @@ class FakeApiServer {
   // The next `count` requests of `kind` matching `which` get HTTP `status`
   // with a Kubernetes Status body.
   void FailNext(Kind kind, RequestKind which, int status, int count = 1);
+  // Forgets the failures FailNext() scripted that have not happened yet.
+  void ClearFailures(Kind kind);
   // Requests without "Authorization: Bearer <token>" get 401; "" = no auth.
   void RequireToken(std::string token);
 
@@ -153,6 +161,7 @@ class FakeApiServer {
   int64_t StoreLocked(Kind kind, nlohmann::json object, bool silent);
 
   std::optional<TlsFiles> tls_;
+  std::function<void(httplib::Server&)> extra_routes_;
   std::unique_ptr<httplib::Server> svr_;
   std::thread thread_;
   int port_ = 0;
