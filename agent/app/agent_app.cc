@@ -16,6 +16,7 @@
 #include "agent/k8s/cluster_state.h"
 #include "agent/k8s/api_source.h"
 #include "agent/k8s/manifests_source.h"
+#include "agent/k8s/sources_json.h"
 #include "agent/netlink/link_watcher.h"
 #include "agent/netlink/neigh_watcher.h"
 #include "agent/netlink/nl.h"
@@ -190,6 +191,13 @@ absl::Status RunAgent(const AgentFlags& flags) {
   };
   api_opts.views["/v1/neighbours"] = [&neighs] {
     return NeighboursToJson(neighs.Snapshot(), neighs.stats());
+  };
+  api_opts.views["/v1/sources"] = [&] {
+    if (api_source) {
+      const k8s::ApiSourceStats st = api_source->stats();
+      return k8s::SourcesToJson(cluster, "api", &st);
+    }
+    return k8s::SourcesToJson(cluster, manifests ? "manifests" : "none", nullptr);
   };
   api_opts.views["/v1/services"] = [&svc_manager] { return services::ServicesToJson(svc_manager); };
   api_opts.views["/v1/services/verify"] = [&svc_manager] {

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   auto* routes = app.add_subcommand("routes", "the route LPM map as the data path sees it");
   auto* neighbours = app.add_subcommand("neighbours", "the neighbour map (mirrored ARP table)");
   auto* nodes = app.add_subcommand("nodes", "remote nodes used as tunnel destinations");
+  auto* sources = app.add_subcommand("sources", "Kubernetes objects per kind and their watches");
   auto* services = app.add_subcommand("services", "service frontends, backends and Maglev tables");
   bool services_verbose = false;
   bool services_verify = false;
@@ -100,9 +101,10 @@ int main(int argc, char** argv) {
     std::cout << xvr::RenderServices(*j, services_verbose);
     return 0;
   }
-  if (routes->parsed() || neighbours->parsed() || nodes->parsed()) {
+  if (routes->parsed() || neighbours->parsed() || nodes->parsed() || sources->parsed()) {
     const char* path = routes->parsed()       ? "/v1/routes"
                        : neighbours->parsed() ? "/v1/neighbours"
+                       : sources->parsed()    ? "/v1/sources"
                                               : "/v1/nodes";
     auto j = xvr::AgentGet(socket, path);
     if (!j.ok()) return Fail(j.status());

@@ -291,5 +291,12 @@ for k in Service EndpointSlice; do
   grep -E "k8s api: $k: (watch from|relisted)" "$AGENT_LOG" | tail -n 2 | sed 's/^/    /'
 done
 [[ $(healthz) == 200 ]] || fail "/healthz after the relist: $(healthz)"
+src=$("$XVR_BIN/xvrctl" --socket "$SOCK" -o json sources)
+assert_eq "$(jq -r .source <<<"$src")" api "xvrctl sources: source"
+for k in Service EndpointSlice; do
+  assert_ge "$(jq --arg k "$k" '.kinds[] | select(.kind == $k) | .relists' <<<"$src")" 1 "$k relists in xvrctl sources"
+  assert_ge "$(jq --arg k "$k" '.kinds[] | select(.kind == $k) | .gone410' <<<"$src")" 1 "$k 410s in xvrctl sources"
+done
+"$XVR_BIN/xvrctl" --socket "$SOCK" sources | sed 's/^/    /'
 kill "$FAKE_PID" 2>/dev/null || true
 wait "$FAKE_PID" 2>/dev/null || true
