@@ -49,6 +49,7 @@ nlohmann::json ServiceStatsToJson(const ServiceManagerStats& s) {
           {"frontendWrites", s.frontend_writes},
           {"deletes", s.deletes},
           {"flushedFlows", s.flushed_flows},
+          {"flushedRev", s.flushed_rev},
           {"flushedAffinities", s.flushed_affinities},
           {"adoptedFrontends", s.adopted_frontends},
           {"adoptedBackends", s.adopted_backends},

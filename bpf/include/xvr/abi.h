@@ -86,7 +86,7 @@ enum xvr_verdict {
   X(SVC_NO_ENDPOINTS, 23, "service_no_endpoints", "service has no endpoints: rejected with TCP RST / ICMP port unreachable") \
   X(SVC_NO_LOCAL_ENDPOINTS, 24, "service_no_local_endpoints", "externalTrafficPolicy Local and no endpoint on this node") \
   X(SVC_NO_BACKEND, 25, "service_backend_missing", "Maglev slot names a backend that is gone (agent mid-update)") \
-  X(SVC_UNSUPPORTED, 26, "service_unsupported", "packet to a service that cannot be translated (fragment, IP options)") \
+  X(SVC_UNSUPPORTED, 26, "service_unsupported", "packet to a service that cannot be translated here (SCTP port change or SNAT, unreadable L4 header, failed rewrite)") \
   X(SVC_NAT_NO_PORT, 27, "service_snat_no_port", "no source port left to SNAT a service connection") \
   X(PASS_TO_HOST, 32, "to_host", "destination is the node itself")             \
   X(PASS_NO_ROUTE, 33, "no_route", "destination unknown to xvr, handed to the kernel") \
