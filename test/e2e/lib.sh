@@ -383,12 +383,16 @@ udp_transfer() {
     in_pod "$to" ss -Hlun "sport = :$port" | grep -q . && break
     sleep 0.1
   done
-  # One write per line, 5 ms apart: one datagram per line, no fragments.
-  while IFS= read -r line; do
-    printf '%s\n' "$line"
-    sleep 0.005
-  done <"$WORK/udp_tx" | in_pod "$from" timeout 30 nc -u -w 1 "$ip" "$port" ||
-    fail "UDP $from -> $to: nc client failed"
+  # One sendto per line, 5 ms apart: exactly one datagram per line (nc may
+  # put two lines that reach its stdin together into one datagram, and the
+  # tests count datagrams at the hooks).
+  in_pod "$from" timeout 30 python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for line in open(sys.argv[1], "rb"):
+    s.sendto(line, (sys.argv[2], int(sys.argv[3])))
+    time.sleep(0.005)
+' "$WORK/udp_tx" "$ip" "$port" || fail "UDP $from -> $to: sender failed"
   for ((i = 0; i < 50; i++)); do
     [[ $(wc -l <"$WORK/udp_rx") -ge $n ]] && break
     sleep 0.1
