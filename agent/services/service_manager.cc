@@ -463,7 +463,13 @@ absl::Status ServiceManager::ApplyLocked(const std::vector<Frontend>& frontends,
     ++delta->backend_writes;
   }
 
-  // 2. Tables of frontends whose backends changed.
+  // 2. Tables of frontends whose backends changed, written in one batch
+  // (each write of the outer map alone waits for an RCU grace period).
+  struct PendingTable {
+    Plan* plan;
+    std::vector<uint32_t> slots;
+  };
+  std::vector<PendingTable> pending;
   for (Plan& p : plans) {
     if (p.backends.empty()) continue;
     FrontendState& st = frontends_[p.f->key];
@@ -490,17 +496,28 @@ absl::Status ServiceManager::ApplyLocked(const std::vector<Frontend>& frontends,
       st.adopted = false;  // the table left by the previous agent is this one
       continue;
     }
-    RETURN_IF_ERROR(maps_->SetTable(p.table, *slots));
+    pending.push_back({&p, std::move(*slots)});
+  }
+  {
+    std::vector<ServiceMaps::TableWrite> writes;
+    writes.reserve(pending.size());
+    for (const PendingTable& t : pending) writes.push_back({t.plan->table, &t.slots});
+    RETURN_IF_ERROR(maps_->SetTables(writes));
+  }
+  for (PendingTable& t : pending) {
+    Plan& p = *t.plan;
+    FrontendState& st = frontends_[p.f->key];
     ++delta->table_writes;
     QueueFlushLocked(p.table, p.f->key.proto, Minus(st.table_ids, p.id_set), false);
     st.table_ids = p.id_set;
-    st.health = MeasureMaglevTable(*slots);
-    st.slots = std::make_shared<const std::vector<uint32_t>>(std::move(*slots));
+    st.health = MeasureMaglevTable(t.slots);
+    st.slots = std::make_shared<const std::vector<uint32_t>>(std::move(t.slots));
     st.adopted = false;
   }
 
   // 3. Frontend entries; a frontend that lost its last backend gets count 0
   // first and loses its table after.
+  std::vector<const Plan*> emptied;
   for (const Plan& p : plans) {
     FrontendState& st = frontends_[p.f->key];
     if (!st.svc_written || !Same(st.svc, p.svc)) {
@@ -512,18 +529,25 @@ absl::Status ServiceManager::ApplyLocked(const std::vector<Frontend>& frontends,
     st.model = *p.f;
     st.model.backends = p.backends;
     st.ids = p.ids;
-    if (p.backends.empty() && (st.slots || st.adopted)) {
-      QueueFlushLocked(p.table, p.f->key.proto, st.table_ids, false);
-      RETURN_IF_ERROR(maps_->ClearTable(p.table));
-      if (st.slots) ++delta->deletes;
-      st.slots.reset();
-      st.table_ids.clear();
-      st.health = MaglevHealth{};
-      st.adopted = false;
-    }
+    if (p.backends.empty() && (st.slots || st.adopted)) emptied.push_back(&p);
+  }
+  {
+    std::vector<uint32_t> ids;
+    for (const Plan* p : emptied) ids.push_back(p->table);
+    RETURN_IF_ERROR(maps_->ClearTables(ids));
+  }
+  for (const Plan* p : emptied) {
+    FrontendState& st = frontends_[p->f->key];
+    QueueFlushLocked(p->table, p->f->key.proto, st.table_ids, false);
+    if (st.slots) ++delta->deletes;
+    st.slots.reset();
+    st.table_ids.clear();
+    st.health = MaglevHealth{};
+    st.adopted = false;
   }
 
-  // 4. Frontends that are gone: entry, table, table id.
+  // 4. Frontends that are gone: entries, then their tables, then table ids.
+  std::vector<FrontendKey> gone;
   for (auto it = frontends_.begin(); it != frontends_.end();) {
     if (desired.contains(it->first)) {
       ++it;
@@ -535,13 +559,25 @@ absl::Status ServiceManager::ApplyLocked(const std::vector<Frontend>& frontends,
       st.svc_written = false;
       ++delta->deletes;
     }
-    if (auto t = table_ids_.find(it->first); t != table_ids_.end()) {
-      RETURN_IF_ERROR(maps_->ClearTable(t->second));
-      if (st.slots) ++delta->deletes;
-      QueueFlushLocked(t->second, it->first.proto, st.table_ids, true);
-      FreeTableLocked(it->first);
+    if (table_ids_.contains(it->first)) {
+      gone.push_back(it->first);
+      ++it;
+      continue;
     }
     it = frontends_.erase(it);
+  }
+  {
+    std::vector<uint32_t> ids;
+    for (const FrontendKey& k : gone) ids.push_back(table_ids_.at(k));
+    RETURN_IF_ERROR(maps_->ClearTables(ids));
+  }
+  for (const FrontendKey& k : gone) {
+    FrontendState& st = frontends_.at(k);
+    const uint32_t table = table_ids_.at(k);
+    if (st.slots) ++delta->deletes;
+    QueueFlushLocked(table, k.proto, st.table_ids, true);
+    FreeTableLocked(k);
+    frontends_.erase(k);
   }
   // Tables nobody owns: allocated for a frontend that vanished before it
   // was programmed, or found in the map without a frontend.

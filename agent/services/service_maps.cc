@@ -117,7 +117,8 @@ absl::StatusOr<std::vector<std::pair<uint32_t, xvr_backend>>> BpfServiceMaps::Li
   return ListMap<uint32_t, xvr_backend>(backends_.fd(), XVR_MAP_BACKENDS);
 }
 
-absl::Status BpfServiceMaps::SetTable(uint32_t table_id, const std::vector<uint32_t>& slots) {
+absl::StatusOr<UniqueFd> BpfServiceMaps::NewTable(uint32_t table_id,
+                                                  const std::vector<uint32_t>& slots) const {
   if (slots.empty()) return absl::InvalidArgumentError("SetTable: empty Maglev table");
   if (table_id >= maglev_entries_) {
     return absl::OutOfRangeError(
@@ -146,18 +147,61 @@ absl::Status BpfServiceMaps::SetTable(uint32_t table_id, const std::vector<uint3
       }
     }
   }
-  // The swap: one update of the outer map. The outer map now holds the inner
-  // map; our fd can go.
-  uint32_t inner_fd = static_cast<uint32_t>(inner.get());
-  if (bpf_map_update_elem(maglev_.fd(), &table_id, &inner_fd, BPF_ANY) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("bpf_map_update_elem(" XVR_MAP_MAGLEV "[", table_id,
-                                           "] = ", name, ")"));
+  return inner;
+}
+
+absl::Status BpfServiceMaps::SetTable(uint32_t table_id, const std::vector<uint32_t>& slots) {
+  return SetTables({{table_id, &slots}});
+}
+
+absl::Status BpfServiceMaps::SetTables(const std::vector<TableWrite>& writes) {
+  // In chunks, so the inner maps' fds stay well below RLIMIT_NOFILE.
+  constexpr size_t kChunk = 256;
+  for (size_t start = 0; start < writes.size(); start += kChunk) {
+    const size_t end = std::min(writes.size(), start + kChunk);
+    std::vector<UniqueFd> inner;
+    std::vector<uint32_t> keys, fds;
+    for (size_t i = start; i < end; ++i) {
+      ASSIGN_OR_RETURN(UniqueFd fd, NewTable(writes[i].table_id, *writes[i].slots));
+      keys.push_back(writes[i].table_id);
+      fds.push_back(static_cast<uint32_t>(fd.get()));
+      inner.push_back(std::move(fd));
+    }
+    // The swap: the outer map now holds the inner maps; our fds can go.
+    uint32_t count = static_cast<uint32_t>(keys.size());
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    if (bpf_map_update_batch(maglev_.fd(), keys.data(), fds.data(), &count, &opts) == 0) continue;
+    for (size_t i = count; i < keys.size(); ++i) {  // what the batch did not write
+      if (bpf_map_update_elem(maglev_.fd(), &keys[i], &fds[i], BPF_ANY) != 0) {
+        return ErrnoStatus(errno, absl::StrCat("bpf_map_update_elem(" XVR_MAP_MAGLEV "[",
+                                               keys[i], "])"));
+      }
+    }
   }
   return absl::OkStatus();
 }
 
 absl::Status BpfServiceMaps::ClearTable(uint32_t table_id) {
   return DeleteKey(maglev_.fd(), &table_id, XVR_MAP_MAGLEV);
+}
+
+absl::Status BpfServiceMaps::ClearTables(const std::vector<uint32_t>& table_ids) {
+  if (table_ids.empty()) return absl::OkStatus();
+  // Only present tables: a batch delete stops at the first missing key.
+  std::vector<uint32_t> present;
+  for (uint32_t id : table_ids) {
+    uint32_t inner_id = 0;
+    if (bpf_map_lookup_elem(maglev_.fd(), &id, &inner_id) == 0) present.push_back(id);
+  }
+  uint32_t count = static_cast<uint32_t>(present.size());
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  if (count == 0 || bpf_map_delete_batch(maglev_.fd(), present.data(), &count, &opts) == 0) {
+    return absl::OkStatus();
+  }
+  for (size_t i = count; i < present.size(); ++i) {
+    RETURN_IF_ERROR(ClearTable(present[i]));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<uint32_t>> BpfServiceMaps::ReadTable(uint32_t table_id) const {

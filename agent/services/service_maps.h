@@ -46,6 +46,27 @@ class ServiceMaps {
   // xvr_maglev. `slots` is not empty; its size is the table's M.
   virtual absl::Status SetTable(uint32_t table_id, const std::vector<uint32_t>& slots) = 0;
   virtual absl::Status ClearTable(uint32_t table_id) = 0;  // missing: not an error
+  // Several tables at once. Every write of the outer map makes the kernel
+  // wait for an RCU grace period (about 9 ms here) so that no program still
+  // uses the old inner map when the call returns; a batch waits once. The
+  // defaults call SetTable / ClearTable one by one. On failure some tables
+  // may have been written.
+  struct TableWrite {
+    uint32_t table_id = 0;
+    const std::vector<uint32_t>* slots = nullptr;
+  };
+  virtual absl::Status SetTables(const std::vector<TableWrite>& writes) {
+    for (const TableWrite& w : writes) {
+      if (absl::Status s = SetTable(w.table_id, *w.slots); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+  virtual absl::Status ClearTables(const std::vector<uint32_t>& table_ids) {
+    for (uint32_t id : table_ids) {
+      if (absl::Status s = ClearTable(id); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
   // The table as the data path reads it; NotFound when the slot is empty.
   virtual absl::StatusOr<std::vector<uint32_t>> ReadTable(uint32_t table_id) const = 0;
   // Every table id that holds a table, ascending.
@@ -81,6 +102,8 @@ class BpfServiceMaps : public ServiceMaps {
 
   absl::Status SetTable(uint32_t table_id, const std::vector<uint32_t>& slots) override;
   absl::Status ClearTable(uint32_t table_id) override;
+  absl::Status SetTables(const std::vector<TableWrite>& writes) override;
+  absl::Status ClearTables(const std::vector<uint32_t>& table_ids) override;
   absl::StatusOr<std::vector<uint32_t>> ReadTable(uint32_t table_id) const override;
   absl::StatusOr<std::vector<uint32_t>> ListTables() const override;
   uint32_t TableCapacity() const override { return maglev_entries_; }
@@ -93,6 +116,8 @@ class BpfServiceMaps : public ServiceMaps {
 
  private:
   BpfServiceMaps() = default;
+  // A new inner map holding `slots`, not yet in the outer map.
+  absl::StatusOr<UniqueFd> NewTable(uint32_t table_id, const std::vector<uint32_t>& slots) const;
 
   BpfMap<xvr_svc_key, xvr_svc> svc_;
   BpfMap<uint32_t, xvr_backend> backends_;
