@@ -3,17 +3,26 @@
 # baselines in one go and prints one markdown report (docs/BENCHMARKS.md
 # quotes it). A copy goes to build/bench-results/<UTC time>.md.
 #
-#   bash bench/run-all.sh [a] [b] [c] [d] [e] [f] [g] [h]    (default: all)
+#   bash bench/run-all.sh [a] [b] [c] [d] [e] [f] [g] [h] [i] [j] [k]    (default: all)
 #
 # a-d same node; e-g cross-node and control plane: e node_pps.sh, f
 # node_tcp.sh (two-node clusters, xvr vs a flannel-style kernel path), g
 # route_learn.sh (100k routes into the LPM map), h route_cost.sh (per-packet
-# route lookup cost, 100k routes vs 10).
+# route lookup cost, 100k routes vs 10). i-k Services (kube-proxy
+# replacement): i svc_cost.sh (per-packet cost to a ClusterIP with 1, 1 000,
+# 10 000 services), j svc_crr.sh (connections/s through a ClusterIP beside
+# kube-proxy's iptables mode, iptables-nft and -legacy, and how long each
+# side takes to load the services), k svc_control.sh (EndpointSlice change
+# -> maps, 10 000 services from a manifest).
 #
 # Environment: BENCH_RUNS (runs per figure, default 5), BENCH_CNI_RUNS
 # (default 3), BENCH_CNI_PODS (default 200), BENCH_PPS_SECONDS and
 # BENCH_TCP_SECONDS (default 5), BENCH_CPU (CPU of the pps generator, 1),
-# BENCH_ROUTES (routes for g and h, default 100000).
+# BENCH_ROUTES (routes for g and h, default 100000), BENCH_SVC_COUNTS (i, j:
+# "1 1000 10000"), BENCH_SVC_ENDPOINTS (10), BENCH_CRR_SECONDS (j, 2),
+# BENCH_SVC_ATTACH (j, "xdp"; "xdp tc" adds tc), BENCH_SVC_IPTABLES (j,
+# "nft legacy"), BENCH_SVC_RESTORE_TIMEOUT (j, 60 s per iptables-restore),
+# BENCH_SVC_LARGE (k, 10000).
 # Root only. Not part of `make test`. Figures from a busy machine are not
 # comparable with figures from an idle one: the report prints the load.
 set -euo pipefail
@@ -24,7 +33,7 @@ BUILD=${BENCH_BUILD:-$REPO/build}
 [[ $(id -u) == 0 ]] || { echo "bench: must run as root" >&2; exit 1; }
 
 sections=("$@")
-((${#sections[@]})) || sections=(a b c d e f g h)
+((${#sections[@]})) || sections=(a b c d e f g h i j k)
 
 targets=(xvr-agent xvr-cni xvrctl xvr_bench_tools)
 [[ " ${sections[*]} " == *" g "* ]] && targets+=(xvr_routing_e2e_tests)
@@ -52,7 +61,10 @@ report() {
       f) bash "$BENCH_DIR/node_tcp.sh" ;;
       g) bash "$BENCH_DIR/route_learn.sh" ;;
       h) bash "$BENCH_DIR/route_cost.sh" ;;
-      *) echo "bench: unknown section '$s' (a b c d e f g h)" >&2; return 1 ;;
+      i) bash "$BENCH_DIR/svc_cost.sh" ;;
+      j) bash "$BENCH_DIR/svc_crr.sh" ;;
+      k) bash "$BENCH_DIR/svc_control.sh" ;;
+      *) echo "bench: unknown section '$s' (a b c d e f g h i j k)" >&2; return 1 ;;
     esac
   done
   echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
