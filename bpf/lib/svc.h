@@ -133,6 +133,57 @@ static __always_inline __u32 svc_hash(__be32 saddr, __be16 sport, __u8 proto)
 
 /* ---- Reverse ------------------------------------------------------------ */
 
+/* A reverse entry belongs to a live translation only while the forward
+ * entry it was made with still sends the client to this backend. Both are
+ * LRU entries without an idle timeout (flows with timeouts come later), so
+ * a pair can outlive its connection; without this check the replies of a
+ * later connection straight to the backend from the same client port would
+ * be rewritten to come from the frontend. */
+static __always_inline int svc_rev_live(const struct xvr_nat_key *reply,
+					const struct xvr_svc_rev *rev)
+{
+	struct xvr_nat_key fk = {
+		.saddr = rev->caddr, .daddr = rev->vaddr, .sport = rev->cport, .dport = rev->vport,
+		.proto = reply->proto,
+	};
+	const struct xvr_svc_ct *ct = bpf_map_lookup_elem(&xvr_svc_ct, &fk);
+
+	return ct && ct->daddr == reply->saddr && ct->dport == reply->sport &&
+	       ct->saddr == reply->daddr && ct->sport == reply->dport;
+}
+
+/* A client opening a connection (TCP SYN, or UDP) straight to an address
+ * and port that an old service translation of its own tuple pointed at:
+ * that translation is over, forget it so the new connection's replies are
+ * left alone. */
+static __always_inline void svc_forget_stale(struct iphdr *ip, void *data_end)
+{
+	struct tcphdr *th = (void *)(ip + 1);
+	struct nat_l4 l4;
+
+	if (svc_l4_fields(ip, data_end, &l4) < 0)
+		return;
+	if (ip->protocol == IPPROTO_TCP && (!th->syn || th->ack))
+		return;
+	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
+		return;
+	struct xvr_nat_key reply = {
+		.saddr = ip->daddr, .daddr = ip->saddr, .sport = *l4.dport, .dport = *l4.sport,
+		.proto = ip->protocol,
+	};
+	const struct xvr_svc_rev *rev = bpf_map_lookup_elem(&xvr_svc_rev, &reply);
+
+	if (rev) {
+		struct xvr_nat_key fk = {
+			.saddr = rev->caddr, .daddr = rev->vaddr, .sport = rev->cport,
+			.dport = rev->vport, .proto = reply.proto,
+		};
+
+		bpf_map_delete_elem(&xvr_svc_ct, &fk);
+		bpf_map_delete_elem(&xvr_svc_rev, &reply);
+	}
+}
+
 /* An ICMP error whose embedded packet is one the service path translated on
  * its way to a backend: translate the embedded header back, and the outer
  * addresses where they are the backend / the SNAT address. Direct writes:
@@ -168,7 +219,7 @@ static __always_inline int svc_reply_icmp(struct xvr_ctx *ctx, struct iphdr *ip)
 	key.dport = e->sport;
 	key.proto = e->ip.protocol;
 	rev = bpf_map_lookup_elem(&xvr_svc_rev, &key);
-	if (!rev)
+	if (!rev || !svc_rev_live(&key, rev))
 		return SVC_NONE;
 
 	c = e->icmp.checksum;
@@ -225,7 +276,7 @@ static __always_inline int svc_reply(struct xvr_ctx *ctx, struct iphdr **ipp)
 		.proto = ip->protocol,
 	};
 	rev = bpf_map_lookup_elem(&xvr_svc_rev, &key);
-	if (!rev)
+	if (!rev || !svc_rev_live(&key, rev))
 		return SVC_NONE;
 	r = *rev;
 	/* Source back to the frontend; the destination back to the client
@@ -474,8 +525,11 @@ static __always_inline int svc_forward(struct xvr_ctx *ctx, const struct xvr_nod
 			sk.addr = 0;  /* NodePort: any of the node's addresses */
 			svc = bpf_map_lookup_elem(&xvr_svc, &sk);
 		}
-		if (!svc)
+		if (!svc) {
+			if (scope == XVR_SVC_SCOPE_INTERNAL)
+				svc_forget_stale(ip, ctx_data_end(ctx));
 			return SVC_NONE;
+		}
 	}
 	if (svc_l4_fields(ip, ctx_data_end(ctx), &l4) < 0)
 		return -XVR_R_SVC_UNSUPPORTED;

@@ -937,6 +937,50 @@ TEST_P(SvcPodTest, EvictedReverseEntryIsRestored) {
   ExpectFrame(r.out, ToPod(kPodA, kVip, kVport, kCport, rl4));
 }
 
+// Reverse entries outlive their connections (LRU, no idle timeout). A
+// reverse entry whose forward entry is gone must not translate anything: a
+// later connection from the same client port straight to the backend would
+// otherwise get replies "from the frontend" and never connect.
+TEST_P(SvcPodTest, ReverseEntryWithoutItsForwardEntryIsIgnored) {
+  ASSERT_NO_FATAL_FAILURE(Load(GetParam()));
+  ASSERT_NO_FATAL_FAILURE(AddBackends(kTcp));
+  ASSERT_NO_FATAL_FAILURE(AddClusterIp(kTcp, {kBeLocal}));
+  RunResult r;
+  ASSERT_NO_FATAL_FAILURE(
+      RunExpect(FromPod(kPodA, kVip, kCport, kVport), pod_a_.ifindex, XVR_VERDICT_REDIRECT, &r));
+  const xvr_nat_key fwd = Tuple(kPodA.ip, kVip, kCport, kVport, kTcp);
+  ASSERT_EQ(bpf_map_delete_elem(MapFd(XVR_MAP_SVC_CT), &fwd), 0);  // as LRU eviction would
+  const L4 rl4 = ReplyOf(Tcp());
+  ASSERT_NO_FATAL_FAILURE(RunExpect(FromPod(kPodB, kPodA.ip, kBport, kCport, rl4), pod_b_.ifindex,
+                                    XVR_VERDICT_REDIRECT, &r));
+  ExpectFrame(r.out, ToPod(kPodA, kPodB.ip, kBport, kCport, rl4));
+}
+
+// The client opening a connection straight to the backend from the port an
+// old service connection used: the old pair is forgotten, and the direct
+// connection's replies keep the backend's address.
+TEST_P(SvcPodTest, DirectConnectionForgetsAnOldTranslationOfItsTuple) {
+  ASSERT_NO_FATAL_FAILURE(Load(GetParam()));
+  ASSERT_NO_FATAL_FAILURE(AddBackends(kTcp));
+  ASSERT_NO_FATAL_FAILURE(AddClusterIp(kTcp, {kBeLocal}));
+  RunResult r;
+  ASSERT_NO_FATAL_FAILURE(
+      RunExpect(FromPod(kPodA, kVip, kCport, kVport), pod_a_.ifindex, XVR_VERDICT_REDIRECT, &r));
+  ASSERT_NO_FATAL_FAILURE(RunExpect(FromPod(kPodA, kPodB.ip, kCport, kBport), pod_a_.ifindex,
+                                    XVR_VERDICT_REDIRECT, &r));
+  ExpectFrame(r.out, ToPod(kPodB, kPodA.ip, kCport, kBport, Tcp()));
+  const xvr_nat_key rev = Tuple(kPodB.ip, kPodA.ip, kBport, kCport, kTcp);
+  const xvr_nat_key fwd = Tuple(kPodA.ip, kVip, kCport, kVport, kTcp);
+  xvr_svc_rev rv{};
+  xvr_svc_ct ct{};
+  EXPECT_NE(bpf_map_lookup_elem(MapFd(XVR_MAP_SVC_REV), &rev, &rv), 0) << "reverse entry kept";
+  EXPECT_NE(bpf_map_lookup_elem(MapFd(XVR_MAP_SVC_CT), &fwd, &ct), 0) << "forward entry kept";
+  const L4 rl4 = ReplyOf(Tcp());
+  ASSERT_NO_FATAL_FAILURE(RunExpect(FromPod(kPodB, kPodA.ip, kBport, kCport, rl4), pod_b_.ifindex,
+                                    XVR_VERDICT_REDIRECT, &r));
+  ExpectFrame(r.out, ToPod(kPodA, kPodB.ip, kBport, kCport, rl4));
+}
+
 // --- 5. Maglev -----------------------------------------------------------------------------
 
 // Four backends (pod B, three pods on node 2) in a 401-slot table with an
