@@ -28,6 +28,7 @@
 #include "absl/strings/str_format.h"
 #include "agent/common/status_macros.h"
 #include "agent/dataplane/unique_fd.h"
+#include "xvr/abi.h"
 
 namespace xvr::bench {
 
@@ -144,6 +145,21 @@ inline absl::StatusOr<uint64_t> SumPerCpuU64(int map_fd, uint32_t key) {
   uint64_t total = 0;
   for (uint64_t x : v) total += x;
   return total;
+}
+
+// Packets counted in xvr_counters for (hook, verdict, reason), all CPUs.
+inline absl::StatusOr<uint64_t> ReadCounter(int counters_fd, uint32_t hook, uint32_t verdict,
+                                            uint32_t reason) {
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return ErrnoStatus(-ncpu, "libbpf_num_possible_cpus");
+  std::vector<xvr_counter> v(ncpu);
+  const uint32_t idx = xvr_counter_index(hook, verdict, reason);
+  if (bpf_map_lookup_elem(counters_fd, &idx, v.data()) != 0) {
+    return ErrnoStatus(errno, "bpf_map_lookup_elem(xvr_counters)");
+  }
+  uint64_t n = 0;
+  for (const auto& c : v) n += c.packets;
+  return n;
 }
 
 inline double Median(std::vector<double> v) {

@@ -156,20 +156,6 @@ absl::StatusOr<double> Measure(const Case& c, const Topology& t, const Frame& fr
   return r.ns_per_packet;
 }
 
-absl::StatusOr<uint64_t> ReadCounter(int counters_fd, uint32_t hook, uint32_t verdict,
-                                     uint32_t reason) {
-  const int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) return ErrnoStatus(-ncpu, "libbpf_num_possible_cpus");
-  std::vector<xvr_counter> v(ncpu);
-  const uint32_t idx = xvr_counter_index(hook, verdict, reason);
-  if (bpf_map_lookup_elem(counters_fd, &idx, v.data()) != 0) {
-    return ErrnoStatus(errno, "bpf_map_lookup_elem(xvr_counters)");
-  }
-  uint64_t n = 0;
-  for (const auto& c : v) n += c.packets;
-  return n;
-}
-
 // One run of the program itself must turn the frame into the forwarded
 // frame: pod B's MACs, TTL - 1, checksum still valid.
 absl::Status CheckRewrite(const char* name, int prog, Kind kind, const Topology& t,

@@ -60,20 +60,6 @@ struct Instance {
   std::vector<double> ns;
 };
 
-absl::StatusOr<uint64_t> ReadCounter(int counters_fd, uint32_t hook, uint32_t verdict,
-                                     uint32_t reason) {
-  const int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) return ErrnoStatus(-ncpu, "libbpf_num_possible_cpus");
-  std::vector<xvr_counter> v(ncpu);
-  const uint32_t idx = xvr_counter_index(hook, verdict, reason);
-  if (bpf_map_lookup_elem(counters_fd, &idx, v.data()) != 0) {
-    return ErrnoStatus(errno, "bpf_map_lookup_elem(xvr_counters)");
-  }
-  uint64_t n = 0;
-  for (const auto& c : v) n += c.packets;
-  return n;
-}
-
 absl::StatusOr<uint64_t> NoNeigh(const Instance& in) {
   return ReadCounter(in.counters, XVR_HOOK_XDP_POD, XVR_VERDICT_PASS, XVR_R_PASS_NO_NEIGH);
 }

@@ -123,16 +123,7 @@ absl::Status Update(int fd, const void* key, const void* value, const char* map)
 }
 
 absl::StatusOr<uint64_t> Redirects(int counters_fd) {
-  const int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) return ErrnoStatus(-ncpu, "libbpf_num_possible_cpus");
-  std::vector<xvr_counter> v(ncpu);
-  const uint32_t idx = xvr_counter_index(XVR_HOOK_XDP_POD, XVR_VERDICT_REDIRECT, XVR_R_OK);
-  if (bpf_map_lookup_elem(counters_fd, &idx, v.data()) != 0) {
-    return ErrnoStatus(errno, "bpf_map_lookup_elem(xvr_counters)");
-  }
-  uint64_t n = 0;
-  for (const auto& c : v) n += c.packets;
-  return n;
+  return ReadCounter(counters_fd, XVR_HOOK_XDP_POD, XVR_VERDICT_REDIRECT, XVR_R_OK);
 }
 
 // Every key of a hash map (xvr_svc_ct / xvr_svc_rev: struct xvr_nat_key).
