@@ -143,9 +143,14 @@ answers() {
 }
 expect_only() { # CLUSTERIP BACKEND_NAME
   local out
+  snap svc
   out=$(answers "$1" 10) || fail "pod2 -> $1:80: connections failed: $out"
   [[ $out == "$2 $IP2 x10" ]] || fail "pod2 -> $1:80: expected 10 answers from $2, got: $out"
   log "  pod2 -> $1:80: $out"
+  # 10 connections of at least 6 packets (SYN, SYN-ACK, ACK, the answer,
+  # a FIN each way):
+  # xdp_pod translated and redirected them, the kernel did not route them.
+  assert_rose svc xdp_pod redirect ok 60 packets "pod2 <-> $1 through xdp_pod"
 }
 log_has() { grep -qE "$1" "$AGENT_LOG" || fail "agent log: no line matching /$1/"; }
 
@@ -193,6 +198,7 @@ IP1=$(lab ip "$LAB" pod1)
 IP2=$(lab ip "$LAB" pod2)
 IP3=$(lab ip "$LAB" pod3)
 log "  pods after ready: pod1 $IP1 (b1), pod2 $IP2 (client), pod3 $IP3 (b3)"
+assert_kernel_path_off
 in_pod pod1 python3 "$TOOL" serve b1 8080 &
 in_pod pod3 python3 "$TOOL" serve b3 8080 &
 wait_listen pod1 8080
