@@ -79,14 +79,26 @@ static __always_inline int ctx_pop_encap(struct xdp_md *ctx, __u32 len)
 
 #define xvr_ctx __sk_buff
 
+/* Loaded in asm: LLVM may otherwise hoist the 32-bit load away from its
+ * zero-extension, and the verifier rejects shifts of packet pointers. */
 static __always_inline void *ctx_data(struct __sk_buff *ctx)
 {
-	return (void *)(long)ctx->data;
+	void *p;
+
+	asm volatile("%0 = *(u32 *)(%1 + %2)"
+		     : "=r"(p)
+		     : "r"(ctx), "i"(__builtin_offsetof(struct __sk_buff, data)));
+	return p;
 }
 
 static __always_inline void *ctx_data_end(struct __sk_buff *ctx)
 {
-	return (void *)(long)ctx->data_end;
+	void *p;
+
+	asm volatile("%0 = *(u32 *)(%1 + %2)"
+		     : "=r"(p)
+		     : "r"(ctx), "i"(__builtin_offsetof(struct __sk_buff, data_end)));
+	return p;
 }
 
 static __always_inline __u32 ctx_ifindex(struct __sk_buff *ctx)

@@ -10,6 +10,7 @@
 #include "vxlan.h"
 #include "nat.h"
 #include "svc.h"
+#include "flow.h"
 
 /* Outer headers as far as the VXLAN header, pointers checked. */
 struct fabric_outer {
@@ -24,6 +25,7 @@ static __always_inline int fabric_decap(struct xdp_md *ctx, const struct xvr_nod
 	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
 	struct fabric_outer *o = data;
 	const struct xvr_endpoint *ep;
+	struct flow_pkt fp;
 	struct ethhdr *eth;
 	struct iphdr *inner;
 	int ret;
@@ -42,7 +44,9 @@ static __always_inline int fabric_decap(struct xdp_md *ctx, const struct xvr_nod
 	ret = ipv4_parse(eth, data_end, ctx_full_len(ctx) - sizeof(*o), &inner);
 	if (ret < 0)
 		return ret == -XVR_R_TRUNC_IP ? -XVR_R_VXLAN_TRUNC : ret;
-	/* A service backend on the remote node answering a client here. */
+	/* A service backend on the remote node answering a client here: the
+	 * flow is the reply's tuple as the backend sent it. */
+	flow_parse(inner, data_end, &fp);
 	ret = inner->ihl == 5 ? svc_reply(ctx, &inner) : SVC_NONE;
 	if (ret < 0)
 		return ret;
@@ -75,6 +79,10 @@ static __always_inline int fabric_decap(struct xdp_md *ctx, const struct xvr_nod
 
 	if (ctx_pop_encap(ctx, XVR_VXLAN_ENCAP_LEN))
 		return -XVR_R_VXLAN_TRUNC;
+	/* The receiving node enforces its pod's ingress policy. */
+	ret = flow_process(ctx, &fp, 0, 0, XVR_HOOK_XDP_FABRIC);
+	if (ret < 0)
+		return ret;
 	data = ctx_data(ctx);
 	data_end = ctx_data_end(ctx);
 	eth = data;
@@ -87,10 +95,17 @@ static __always_inline int fabric_decap(struct xdp_md *ctx, const struct xvr_nod
 	return XVR_RET(XVR_VERDICT_REDIRECT, XVR_R_OK);
 }
 
-/* An IPv4 packet (no tunnel) for a pod on this node: MACs, TTL, redirect. */
+/* An IPv4 packet (no tunnel) for a pod on this node: its flow (the
+ * pod's ingress policy on a first packet), MACs, TTL, redirect. */
 static __always_inline int fabric_deliver(struct xdp_md *ctx, struct ethhdr *eth, struct iphdr *ip,
-					  const struct xvr_endpoint *ep)
+					  const struct xvr_endpoint *ep, const struct flow_pkt *fp,
+					  const struct flow_pkt *svc)
 {
+	int ret = flow_process(ctx, fp, svc ? svc->key.daddr : 0, svc ? svc->key.dport : 0,
+			       XVR_HOOK_XDP_FABRIC);
+
+	if (ret < 0)
+		return ret;
 	if (ip->ttl <= 1)
 		return -XVR_R_TTL_EXCEEDED;
 	ipv4_dec_ttl(ip);
@@ -104,18 +119,21 @@ static __always_inline int fabric_deliver(struct xdp_md *ctx, struct ethhdr *eth
 /* A NodePort / externalIP packet translated to its backend: deliver to a
  * local one, tunnel to a remote one. */
 static __always_inline int fabric_to_backend(struct xdp_md *ctx, const struct xvr_node_cfg *cfg,
-					     struct iphdr *ip)
+					     struct iphdr *ip, const struct flow_pkt *orig)
 {
 	struct ethhdr *eth = ctx_data(ctx);
 	const struct xvr_endpoint *ep;
+	struct flow_pkt fp;
 	struct xvr_route_key key = { .prefixlen = 32, .addr = ip->daddr };
 	const struct xvr_route *rt;
 
 	if ((void *)(eth + 1) > ctx_data_end(ctx))
 		return -XVR_R_TRUNC_ETH;
 	ep = bpf_map_lookup_elem(&xvr_ep_ip, &ip->daddr);
-	if (ep)
-		return fabric_deliver(ctx, eth, ip, ep);
+	if (ep) {
+		flow_parse(ip, ctx_data_end(ctx), &fp);
+		return fabric_deliver(ctx, eth, ip, ep, &fp, orig);
+	}
 	rt = bpf_map_lookup_elem(&xvr_routes, &key);
 	if (rt && rt->type == XVR_RT_TUNNEL)
 		return vxlan_send(ctx, cfg, ip, rt->tunnel_dst);
@@ -129,17 +147,19 @@ static __always_inline int fabric_plain(struct xdp_md *ctx, const struct xvr_nod
 {
 	void *data_end = ctx_data_end(ctx);
 	const struct xvr_endpoint *ep;
+	struct flow_pkt fp;
 	struct nat_l4 l4;
 	int ret;
 
 	/* A hostNetwork backend on another node answering a client here. */
+	flow_parse(ip, data_end, &fp);
 	ret = svc_reply(ctx, &ip);
 	if (ret < 0)
 		return ret;
 	if (ret == SVC_XLATED) {
 		ep = bpf_map_lookup_elem(&xvr_ep_ip, &ip->daddr);
 		if (ep)
-			return fabric_deliver(ctx, eth, ip, ep);
+			return fabric_deliver(ctx, eth, ip, ep, &fp, 0);
 		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_TO_HOST);
 	}
 	/* NodePort and externalIP frontends. */
@@ -149,7 +169,7 @@ static __always_inline int fabric_plain(struct xdp_md *ctx, const struct xvr_nod
 	if (ret == SVC_REJECTED)
 		return XVR_RET(XVR_VERDICT_TX, XVR_R_SVC_NO_ENDPOINTS);
 	if (ret == SVC_XLATED)
-		return fabric_to_backend(ctx, cfg, ip);
+		return fabric_to_backend(ctx, cfg, ip, &fp);
 
 	if (nat_l4_fields(ip, data_end, ip->daddr == cfg->node_ip ? ICMP_ECHOREPLY : ICMP_ECHO,
 			  &l4) < 0)
@@ -168,7 +188,8 @@ static __always_inline int fabric_plain(struct xdp_md *ctx, const struct xvr_nod
 			return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_OURS);
 		nat_rewrite(ip, &ip->daddr, orig->addr, &l4, l4.dport ? l4.dport : l4.sport,
 			    orig->port);
-		return fabric_deliver(ctx, eth, ip, ep);
+		flow_parse(ip, data_end, &fp);  /* the pod's own flow, reversed */
+		return fabric_deliver(ctx, eth, ip, ep, &fp, 0);
 	}
 	ep = bpf_map_lookup_elem(&xvr_ep_ip, &ip->daddr);
 	if (!ep)
@@ -189,7 +210,7 @@ static __always_inline int fabric_plain(struct xdp_md *ctx, const struct xvr_nod
 
 		bpf_map_update_elem(&xvr_snat, &fwd, &none, BPF_NOEXIST);
 	}
-	return fabric_deliver(ctx, eth, ip, ep);
+	return fabric_deliver(ctx, eth, ip, ep, &fp, 0);
 }
 
 static __always_inline int fabric_handle(struct xdp_md *ctx)

@@ -11,11 +11,15 @@
 #include "ctx.h"
 #include "ipv4.h"
 #include "svc.h"
+#include "flow.h"
 
 static __always_inline int host_to_pod(struct __sk_buff *skb)
 {
 	const struct xvr_node_cfg *cfg;
 	const struct xvr_endpoint *dst;
+	struct flow_pkt fp;
+	__be32 svc_addr = 0;
+	__be16 svc_port = 0;
 	int translated = 0;
 	struct ethhdr *eth;
 	struct iphdr *ip;
@@ -37,9 +41,15 @@ static __always_inline int host_to_pod(struct __sk_buff *skb)
 	if (cfg && ip->ihl == 5) {
 		/* A hostNetwork backend answering a pod, or the node reaching
 		 * a ClusterIP (the service CIDR is routed into this device). */
+		flow_parse(ip, data_end, &fp);
 		ret = svc_reply(skb, &ip);
-		if (ret == SVC_NONE)
+		if (ret == SVC_NONE) {
 			ret = svc_forward(skb, cfg, &ip, XVR_SVC_SCOPE_INTERNAL);
+			if (ret == SVC_XLATED) {
+				svc_addr = fp.key.daddr;
+				svc_port = fp.key.dport;
+			}
+		}
 		if (ret < 0)
 			return ret;
 		if (ret == SVC_REJECTED) {
@@ -67,6 +77,17 @@ static __always_inline int host_to_pod(struct __sk_buff *skb)
 	}
 	if (!dst)
 		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_POD);
+	/* The node reaching one of its pods: always allowed, tracked. */
+	if (!cfg || ip->ihl != 5)
+		fp.valid = 0;
+	else if (svc_addr && (ret = flow_parse_xlated(skb, &fp)) < 0)
+		return ret;
+	ret = flow_process(skb, &fp, svc_addr, svc_port, XVR_HOOK_TC_HOST_EGRESS);
+	if (ret < 0)
+		return ret;
+	eth = ctx_data(skb);
+	if ((void *)(eth + 1) > ctx_data_end(skb))
+		return -XVR_R_TRUNC_ETH;
 	mac_copy(eth->h_dest, dst->mac);
 	mac_copy(eth->h_source, dst->host_mac);
 	if (bpf_redirect(dst->ifindex, 0) != TC_ACT_REDIRECT)

@@ -152,6 +152,61 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xvr_svc_aff SEC(".maps");
 
+/* Flows: one entry pair per connection (abi.h). LRU: a full table evicts
+ * the least recently used flow instead of refusing a new one; the agent
+ * counts evictions from the created/ended arithmetic. The agent resizes it
+ * (spec.flows.tableSize) before loading. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XVR_MAX_FLOWS);
+	__type(key, struct xvr_flow_key);
+	__type(value, struct xvr_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xvr_flow_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_flow_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XVR_FS_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_flow_stats SEC(".maps");
+
+/* NetworkPolicy: identities of addresses, CIDR identities, allow rules. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XVR_MAX_IPCACHE);
+	__type(key, __be32);
+	__type(value, struct xvr_ident);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_ipcache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XVR_MAX_CIDR_ID);
+	__type(key, struct xvr_route_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_cidr_id SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XVR_MAX_POLICY);
+	__type(key, struct xvr_policy_key);
+	__type(value, struct xvr_policy_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_policy SEC(".maps");
+
 static __always_inline const struct xvr_node_cfg *node_cfg(void)
 {
 	__u32 zero = 0;

@@ -12,6 +12,13 @@
 #include "vxlan.h"
 #include "nat.h"
 #include "svc.h"
+#include "flow.h"
+
+#if defined(XVR_CTX_XDP)
+#define POD_HOOK XVR_HOOK_XDP_POD
+#else
+#define POD_HOOK XVR_HOOK_TC_POD
+#endif
 
 /* Enough linear bytes for Ethernet + ARP or Ethernet + IPv4 w/o options. */
 #define POD_PULL_LEN (sizeof(struct ethhdr) + sizeof(struct arp_eth_ipv4))
@@ -38,6 +45,9 @@ static __always_inline int pod_forward_ipv4(struct xvr_ctx *ctx, const struct xv
 	const struct xvr_node_cfg *cfg;
 	const struct xvr_endpoint *dst;
 	struct iphdr *ip;
+	struct flow_pkt fp;
+	__be32 svc_addr = 0;
+	__be16 svc_port = 0;
 	int ret, translated;
 
 	ret = ipv4_parse(data, data_end, ctx_full_len(ctx), &ip);
@@ -53,10 +63,18 @@ static __always_inline int pod_forward_ipv4(struct xvr_ctx *ctx, const struct xv
 		return -XVR_R_NO_CONFIG;
 
 	/* A reply from a service backend gets its frontend back; a packet to a
-	 * frontend gets a backend. Either way it is routed by the result. */
+	 * frontend gets a backend. Either way it is routed by the result. The
+	 * flow is the reply's tuple as the backend sent it, or the request's
+	 * once translated to its backend. */
+	flow_parse(ip, data_end, &fp);
 	ret = svc_reply(ctx, &ip);
-	if (ret == SVC_NONE)
+	if (ret == SVC_NONE) {
 		ret = svc_forward(ctx, cfg, &ip, XVR_SVC_SCOPE_INTERNAL);
+		if (ret == SVC_XLATED) {
+			svc_addr = fp.key.daddr;
+			svc_port = fp.key.dport;
+		}
+	}
 	if (ret < 0)
 		return ret;
 	if (ret == SVC_REJECTED) {
@@ -70,6 +88,11 @@ static __always_inline int pod_forward_ipv4(struct xvr_ctx *ctx, const struct xv
 	eth = data;
 	if ((void *)(eth + 1) > data_end || !ip)
 		return -XVR_R_TRUNC_IP;
+	if (svc_addr && (ret = flow_parse_xlated(ctx, &fp)) < 0)
+		return ret;
+	ret = flow_process(ctx, &fp, svc_addr, svc_port, POD_HOOK);
+	if (ret < 0)
+		return ret;
 
 	if (ip->daddr == cfg->gateway_ip)
 		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_TO_HOST);

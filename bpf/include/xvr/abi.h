@@ -88,6 +88,8 @@ enum xvr_verdict {
   X(SVC_NO_BACKEND, 25, "service_backend_missing", "Maglev slot names a backend that is gone (agent mid-update)") \
   X(SVC_UNSUPPORTED, 26, "service_unsupported", "packet to a service that cannot be translated here (SCTP port change or SNAT, unreadable L4 header, failed rewrite)") \
   X(SVC_NAT_NO_PORT, 27, "service_snat_no_port", "no source port left to SNAT a service connection") \
+  X(POLICY_EGRESS, 28, "policy_denied_egress", "NetworkPolicy: the source pod is isolated for egress and no rule allows this destination/port") \
+  X(POLICY_INGRESS, 29, "policy_denied_ingress", "NetworkPolicy: the destination pod is isolated for ingress and no rule allows this source/port") \
   X(PASS_TO_HOST, 32, "to_host", "destination is the node itself")             \
   X(PASS_NO_ROUTE, 33, "no_route", "destination unknown to xvr, handed to the kernel") \
   X(PASS_IP_OPTIONS, 34, "ip_options", "IPv4 options are handled by the kernel") \
@@ -353,6 +355,169 @@ struct xvr_aff_val {
 XVR_STATIC_ASSERT(sizeof(struct xvr_aff_val) == 16, "xvr_aff_val layout");
 
 /* ---------------------------------------------------------------------------
+ * Flows (connection tracking). One entry pair per connection: the forward
+ * entry keyed by the tuple the first packet carried once services are
+ * translated (client -> backend), the reply entry by the reversed tuple.
+ * ICMP echo: sport = identifier in the request, dport = identifier in the
+ * reply, so the two reverse each other. A packet looks up its own tuple:
+ * one hash lookup on the fast path. TCP state is written to both entries
+ * on SYN/FIN/RST; data packets touch only their own entry. The agent ages
+ * pairs by state (timeouts are agent-side), and BPF re-evaluates policy on
+ * a packet whose entry predates the current policy generation.
+ */
+struct xvr_flow_key {
+  __be32 saddr;
+  __be32 daddr;
+  __be16 sport;
+  __be16 dport;
+  __u8 proto;
+  __u8 pad[3];
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_flow_key) == 16, "xvr_flow_key layout");
+
+#define XVR_FLOW_S_SYN_SENT 1     /* TCP: SYN seen from the client */
+#define XVR_FLOW_S_SYN_RECV 2     /* TCP: SYN-ACK seen from the server */
+#define XVR_FLOW_S_ESTABLISHED 3  /* TCP: handshake done (or picked up mid-stream) */
+#define XVR_FLOW_S_FIN_WAIT 4     /* TCP: one side sent FIN */
+#define XVR_FLOW_S_CLOSED 5       /* TCP: both sides sent FIN, or a RST */
+#define XVR_FLOW_S_UNREPLIED 6    /* UDP/ICMP/SCTP/other: one direction seen */
+#define XVR_FLOW_S_REPLIED 7      /* UDP/ICMP/SCTP/other: both directions seen */
+#define XVR_FLOW_S_MAX 8
+
+#define XVR_FLOW_F_REPLY 1u    /* this entry is the reply direction */
+#define XVR_FLOW_F_SVC 2u      /* the client addressed a service frontend (svc_addr/port) */
+#define XVR_FLOW_F_EGRESS 4u   /* source is a local pod: its egress policy was applied */
+#define XVR_FLOW_F_INGRESS 8u  /* destination is a local pod: its ingress policy was applied */
+
+/* TCP flag bits as recorded in xvr_flow.tcp_flags (byte 13 of the header). */
+#define XVR_TCP_FIN 0x01
+#define XVR_TCP_SYN 0x02
+#define XVR_TCP_RST 0x04
+#define XVR_TCP_ACK 0x10
+
+struct xvr_flow {
+  __u64 created_ns;    /* bpf_ktime_get_ns() of the first packet */
+  __u64 last_ns;       /* of the last packet in this direction */
+  __u64 packets;       /* in this direction */
+  __u64 bytes;
+  __u32 src_identity;  /* of the forward direction's source / destination */
+  __u32 dst_identity;
+  __be32 svc_addr;     /* frontend the client addressed (XVR_FLOW_F_SVC) */
+  __be16 svc_port;
+  __u8 state;          /* XVR_FLOW_S_*, the same in both entries */
+  __u8 flags;          /* XVR_FLOW_F_* */
+  __u32 policy_gen;    /* xvr_flow_cfg.policy_gen when policy was last applied */
+  __u32 ifindex;       /* interface the flow's first packet arrived on */
+  __u8 tcp_flags;      /* TCP flags seen in this direction */
+  __u8 hook;           /* hook that created the flow */
+  __u16 pad;
+  __u32 pad2;
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_flow) == 64, "xvr_flow layout");
+
+/* xvr_flow_cfg[0], written by the agent. policy_gen is bumped after every
+ * change of the policy maps; flows of an older generation are re-evaluated
+ * on their next packet. */
+struct xvr_flow_cfg {
+  __u32 policy_gen;
+  __u32 flags;  /* XVR_FLOWCFG_F_* */
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_flow_cfg) == 8, "xvr_flow_cfg layout");
+
+#define XVR_FLOWCFG_F_EVENTS 1u  /* emit flow-created events (rate-limited with drops) */
+
+/* xvr_flow_stats: per-CPU u64 counters. */
+#define XVR_FS_CREATED 0        /* flow pairs created */
+#define XVR_FS_REEVALUATED 1    /* flows re-checked after a policy change */
+#define XVR_FS_REEVAL_DENIED 2  /* ... and ended because policy now denies them */
+#define XVR_FS_RELATED 3        /* ICMP errors matched to a flow */
+#define XVR_FS_REOPENED 4       /* SYN on a closed flow: state reset, policy re-applied */
+#define XVR_FS_CREATE_FAILED 5  /* map update failed: the packet is still forwarded */
+#define XVR_FS_SLOTS 8
+
+/* ---------------------------------------------------------------------------
+ * NetworkPolicy, compiled (Cilium's model). Every pod has a numeric
+ * identity derived from its namespace and labels; xvr_ipcache maps pod
+ * IPv4s (all nodes) and this node's own addresses to identities, with
+ * isolation flags for this node's pods. Every ipBlock CIDR and except
+ * prefix gets a CIDR identity in the xvr_cidr_id LPM trie. xvr_policy is
+ * an LPM trie of allow entries keyed (subject identity, peer identity,
+ * direction, protocol, port): a prefix ending after the peer allows every
+ * protocol, after the protocol every port, inside the port a range
+ * (endPort). Peer identity 0 is "any peer". A first packet costs at most
+ * three trie lookups per direction (pod identity, CIDR identity, any),
+ * whatever the number of policies.
+ */
+#define XVR_ID_NONE 0      /* in a policy key: any peer */
+#define XVR_ID_HOST 1      /* this node (gateway IP, node IPs): always allowed */
+#define XVR_ID_WORLD 2     /* shown for peers without an identity; never in keys */
+#define XVR_ID_REMOTE_NODE 3 /* another node's gateway/node address */
+#define XVR_ID_POD_MIN 256         /* pod identities: [256, 1 << 24) */
+#define XVR_ID_CIDR_MIN (1u << 24) /* CIDR identities: [1 << 24, 1 << 31) */
+
+#define XVR_ID_F_LOCAL 1u        /* a pod on this node */
+#define XVR_ID_F_ISO_INGRESS 2u  /* selected by a policy with Ingress type */
+#define XVR_ID_F_ISO_EGRESS 4u   /* selected by a policy with Egress type */
+
+struct xvr_ident {
+  __u32 identity;
+  __u32 flags;  /* XVR_ID_F_* */
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_ident) == 8, "xvr_ident layout");
+
+#define XVR_POL_INGRESS 1
+#define XVR_POL_EGRESS 2
+
+/* LPM key: prefixlen counts bits after itself. Full match = 96 bits.
+ * 72 = subject+peer+dir (all protocols), 80 = + protocol (all ports),
+ * 80 + n = port prefix of n bits. */
+struct xvr_policy_key {
+  __u32 prefixlen;
+  __u32 subject;  /* identity of the local pod the rule protects */
+  __u32 peer;     /* identity of the other side; XVR_ID_NONE = any */
+  __u8 dir;       /* XVR_POL_* */
+  __u8 proto;
+  __be16 dport;   /* destination port of the forward direction */
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_policy_key) == 16, "xvr_policy_key layout");
+
+#define XVR_POL_PREFIX_PEER 72
+#define XVR_POL_PREFIX_PROTO 80
+#define XVR_POL_PREFIX_FULL 96
+
+struct xvr_policy_val {
+  __u32 rule;   /* agent-assigned index of a (policy, rule) that allows it */
+  __u32 flags;
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_policy_val) == 8, "xvr_policy_val layout");
+
+/* Flow events on xvr_events: created (from BPF, with the first packet's
+ * headers: the agent's packet-of-interest callback) and ended (by a policy
+ * change, from BPF; the agent reports aged, closed and flushed flows). */
+#define XVR_EVENT_FLOW_NEW 2
+#define XVR_EVENT_FLOW_END 3
+#define XVR_FLOW_EVENT_SNAP_LEN 64
+
+#define XVR_FLOW_END_POLICY 1  /* hdr.reason of a FLOW_END from BPF */
+
+struct xvr_flow_event {
+  struct xvr_event_hdr hdr;
+  struct xvr_flow_key key;   /* forward tuple */
+  __u32 src_identity;
+  __u32 dst_identity;
+  __be32 svc_addr;
+  __be16 svc_port;
+  __u8 state;
+  __u8 flags;
+  __u64 packets;             /* forward direction */
+  __u64 bytes;
+  __u64 rev_packets;         /* reply direction (FLOW_END) */
+  __u64 rev_bytes;
+  __u8 data[XVR_FLOW_EVENT_SNAP_LEN];
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_flow_event) == 160, "xvr_flow_event layout");
+
+/* ---------------------------------------------------------------------------
  * Map names (<= 15 chars, pinned by name under <bpfRoot>/maps) and sizes.
  */
 #define XVR_MAP_EP_IFINDEX "xvr_ep_ifidx"
@@ -372,6 +537,12 @@ XVR_STATIC_ASSERT(sizeof(struct xvr_aff_val) == 16, "xvr_aff_val layout");
 #define XVR_MAP_SVC_CT "xvr_svc_ct"
 #define XVR_MAP_SVC_REV "xvr_svc_rev"
 #define XVR_MAP_AFFINITY "xvr_svc_aff"
+#define XVR_MAP_FLOWS "xvr_flows"
+#define XVR_MAP_FLOW_CFG "xvr_flow_cfg"
+#define XVR_MAP_FLOW_STATS "xvr_flow_stats"
+#define XVR_MAP_IPCACHE "xvr_ipcache"
+#define XVR_MAP_CIDR_ID "xvr_cidr_id"
+#define XVR_MAP_POLICY "xvr_policy"
 
 #ifndef XVR_MAX_ENDPOINTS
 #define XVR_MAX_ENDPOINTS 4096
@@ -396,6 +567,18 @@ XVR_STATIC_ASSERT(sizeof(struct xvr_aff_val) == 16, "xvr_aff_val layout");
 #endif
 #ifndef XVR_MAX_AFFINITY
 #define XVR_MAX_AFFINITY 65536
+#endif
+#ifndef XVR_MAX_FLOWS
+#define XVR_MAX_FLOWS 262144     /* entries: two per connection; spec.flowTableSize resizes */
+#endif
+#ifndef XVR_MAX_IPCACHE
+#define XVR_MAX_IPCACHE 65536
+#endif
+#ifndef XVR_MAX_CIDR_ID
+#define XVR_MAX_CIDR_ID 16384
+#endif
+#ifndef XVR_MAX_POLICY
+#define XVR_MAX_POLICY 262144
 #endif
 #ifndef XVR_EVENTS_BYTES
 #define XVR_EVENTS_BYTES (256 * 1024)
