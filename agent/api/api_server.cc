@@ -199,13 +199,32 @@ void ApiServer::Route(httplib::Server& svr) {
       r.set_content(view().dump(), "application/json");
     }));
   }
+  for (const auto& [path, view] : opts_.query_views) {
+    svr.Get(path, Guard([view = view](const auto& q, auto& r) {
+      absl::StatusOr<json> body = view(q.params);
+      if (!body.ok()) return ReplyStatus(r, body.status());
+      Reply(r, 200, *body);
+    }));
+  }
+  for (const auto& [path, action] : opts_.actions) {
+    svr.Post(path, Guard([this, action = action](const auto& q, auto& r) {
+      if (!ready()) return ReplyError(r, 503, "agent not ready");
+      absl::StatusOr<json> body = action(q.params);
+      if (!body.ok()) return ReplyStatus(r, body.status());
+      Reply(r, 200, *body);
+    }));
+  }
 
   // Everything the routes above did not take: 404 or 405. Registered as
   // ordinary handlers (httplib tries patterns in order) rather than in a
   // pre-routing hook, so the request body has been read: answering and
   // closing with a body still unread would reset the client's connection.
-  const httplib::Server::Handler unrouted = Guard([](const auto& req, auto& res) {
-    const std::vector<std::string> allowed = AllowedMethods(req.path);
+  const httplib::Server::Handler unrouted = Guard([this](const auto& req, auto& res) {
+    std::vector<std::string> allowed = AllowedMethods(req.path);
+    if (opts_.views.contains(req.path) || opts_.query_views.contains(req.path)) {
+      allowed.push_back("GET");
+    }
+    if (opts_.actions.contains(req.path)) allowed.push_back("POST");
     if (allowed.empty()) return ReplyError(res, 404, absl::StrCat("no such path: ", req.path));
     res.set_header("Allow", absl::StrJoin(allowed, ", "));
     ReplyError(res, 405,

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "agent/endpoints/endpoint_manager.h"
 
 namespace httplib {
@@ -41,6 +42,14 @@ struct ApiServerOptions {
   // Read-only views served as GET <path> (e.g. /v1/drops, /v1/routes):
   // each function returns the JSON body of a 200 answer.
   std::map<std::string, std::function<nlohmann::json()>> views;
+  // Views (GET) and actions (POST) that read the query string, e.g.
+  // /v1/flows?proto=tcp and POST /v1/flows/flush: a Status answers as an
+  // error (InvalidArgument → 400), JSON as the body of a 200. Actions answer
+  // 503 until the agent is ready, like every mutating call.
+  using QueryParams = std::multimap<std::string, std::string>;
+  using QueryHandler = std::function<absl::StatusOr<nlohmann::json>(const QueryParams&)>;
+  std::map<std::string, QueryHandler> query_views;
+  std::map<std::string, QueryHandler> actions;
 };
 
 class ApiServer {

@@ -13,6 +13,13 @@
 #include "agent/dataplane/bpf_dataplane.h"
 #include "agent/endpoints/endpoint_manager.h"
 #include "agent/events/drop_events.h"
+#include "agent/flows/flow_cfg.h"
+#include "agent/flows/flow_log.h"
+#include "agent/flows/flow_maps.h"
+#include "agent/flows/flow_observer.h"
+#include "agent/flows/flow_table.h"
+#include "agent/flows/flows_api.h"
+#include "agent/flows/pod_names.h"
 #include "agent/k8s/cluster_state.h"
 #include "agent/k8s/api_source.h"
 #include "agent/k8s/manifests_source.h"
@@ -22,6 +29,9 @@
 #include "agent/netlink/nl.h"
 #include "agent/netlink/route_watcher.h"
 #include "agent/overlay/tunnel_manager.h"
+#include "agent/policy/policy_json.h"
+#include "agent/policy/policy_manager.h"
+#include "agent/policy/policy_maps.h"
 #include "agent/routing/neigh_table.h"
 #include "agent/routing/route_table.h"
 #include "agent/routing/routing_json.h"
@@ -63,6 +73,7 @@ BpfDataplaneOptions DataplaneOptions(const VRouterConfig& cfg) {
   o.vni = cfg.overlay.vni;
   o.cluster_cidr = cfg.cluster_cidr;
   o.masquerade = cfg.masquerade;
+  o.flow_table_size = cfg.flows.table_size;
   return o;
 }
 
@@ -176,8 +187,91 @@ absl::Status RunAgent(const AgentFlags& flags) {
   spdlog::info("restored endpoints: {} kept, {} dropped (veth gone), {} failed", report.kept,
                report.dropped, report.failed);
 
-  DropEventReader drops;
+  // Flows: the data path creates flow pairs, the agent ages, flushes and
+  // counts them; flow and drop events go to the observers (the flow log).
+  FlowObserverSet flow_observers;
+  PodNames pod_names([&endpoints] { return endpoints->List(); }, &cluster);
+  ASSIGN_OR_RETURN(std::unique_ptr<BpfFlowMaps> flow_maps, BpfFlowMaps::OpenPinned(dp->maps_dir()));
+  ASSIGN_OR_RETURN(std::unique_ptr<PinnedFlowCfg> flow_cfg, PinnedFlowCfg::Open(dp->maps_dir()));
+  RETURN_IF_ERROR(flow_cfg->writer().SetEventsEnabled(cfg.flows.events));
+  std::unique_ptr<FlowLog> flow_log;
+  std::string flow_log_error;
+  if (!cfg.flows.log.path.empty()) {
+    FlowLogOptions log_opts;
+    log_opts.path = cfg.flows.log.path;
+    log_opts.max_size_bytes = size_t{cfg.flows.log.max_size_mb} << 20;
+    log_opts.max_files = cfg.flows.log.max_files;
+    log_opts.node = cfg.node_name;
+    log_opts.pod_name = pod_names.AsFunction();
+    absl::StatusOr<std::unique_ptr<FlowLog>> log = FlowLog::Open(std::move(log_opts));
+    if (log.ok()) {
+      flow_log = std::move(*log);
+      flow_observers.Add(flow_log.get());
+      spdlog::info("flow log: {}", cfg.flows.log.path);
+    } else {
+      // Forwarding does not depend on it: run without, say so in the
+      // flow statistics.
+      flow_log_error = std::string(log.status().message());
+      spdlog::error("flow log off: {}", flow_log_error);
+    }
+  }
+  FlowTableOptions flow_opts;
+  flow_opts.timeouts = cfg.flows.timeouts;
+  flow_opts.gc_interval_s = cfg.flows.gc_interval_s;
+  flow_opts.observers = &flow_observers;
+  flow_opts.pod_name = pod_names.AsFunction();
+  FlowTable flow_table(flow_maps.get(), std::move(flow_opts));
+  flow_table.Start();
+  spdlog::info("flows: table of {} entries, GC every {} s, flow events {}",
+               flow_maps->Capacity(), cfg.flows.gc_interval_s, cfg.flows.events ? "on" : "off");
+
+  DropEventReader drops(256, &flow_observers);
   RETURN_IF_ERROR(drops.Start(dp->events_fd()));
+  FlowsApiDeps flows_deps;
+  flows_deps.table = &flow_table;
+  flows_deps.drops = &drops;
+  flows_deps.pod_name = pod_names.AsFunction();
+  flows_deps.events = [&] {
+    const BpfDataplane::EventCounts c = dp->ReadEventCounts();
+    return FlowEventTotals{drops.counts(), c.lost, c.suppressed, cfg.flows.events};
+  };
+  flows_deps.log = flow_log.get();
+  flows_deps.log_error = flow_log_error;
+  FlowsApi flows_api(std::move(flows_deps));
+
+  // NetworkPolicy (Cilium's identity model): Pods, Namespaces, policies and
+  // Nodes compiled into the ipcache, CIDR and policy maps; every change
+  // bumps the policy generation so existing flows are re-evaluated.
+  std::unique_ptr<policy::PolicyMaps> policy_maps;
+  std::string policy_off;  // why NetworkPolicy is not enforced, if it is not
+  if (absl::StatusOr<std::unique_ptr<policy::BpfPolicyMaps>> pm =
+          policy::BpfPolicyMaps::Open(dp->maps_dir());
+      pm.ok()) {
+    policy_maps = std::move(*pm);
+  } else {
+    // Degraded: compiled and shown by xvrctl policy, not enforced.
+    policy_off = std::string(pm.status().message());
+    spdlog::error("NetworkPolicy NOT enforced: {}", policy_off);
+    policy_maps = std::make_unique<policy::MemoryPolicyMaps>();
+  }
+  policy::PolicyManagerOptions policy_opts;
+  policy_opts.node.node_name = cfg.node_name;
+  policy_opts.node.gateway = cfg.gateway_ip;
+  if (dp->fabric()) policy_opts.node.node_ips.push_back(dp->fabric()->node_ip);
+  policy_opts.wait_for_sync = manifests != nullptr || api_source != nullptr;
+  policy_opts.not_enforced_reason = policy_off;
+  policy::PolicyManager policy_manager(
+      &cluster, policy_maps.get(), std::move(policy_opts),
+      [&endpoints] {
+        std::vector<policy::LocalEndpoint> eps;
+        for (const EndpointRecord& ep : endpoints->List()) {
+          eps.push_back({ep.pod_namespace, ep.pod_name, ep.ip});
+        }
+        return eps;
+      },
+      policy_off.empty() ? flow_cfg->writer().PolicyGenBumper()
+                         : policy::PolicyManager::GenBumper());
+  RETURN_IF_ERROR(policy_manager.Start());
 
   ApiServerOptions api_opts;
   api_opts.socket_path = cfg.api_socket;
@@ -185,7 +279,13 @@ absl::Status RunAgent(const AgentFlags& flags) {
     const BpfDataplane::EventCounts c = dp->ReadEventCounts();
     return EventStats{c.lost, c.suppressed};
   };
-  api_opts.views["/v1/drops"] = [&drops] { return drops.ToJson(); };
+  api_opts.query_views["/v1/drops"] = [&](const auto& q) { return flows_api.Drops(q); };
+  api_opts.query_views["/v1/flows"] = [&](const auto& q) { return flows_api.Flows(q); };
+  api_opts.query_views["/v1/flows/stats"] = [&](const auto& q) { return flows_api.Stats(q); };
+  api_opts.actions["/v1/flows/flush"] = [&](const auto& q) { return flows_api.Flush(q); };
+  api_opts.query_views["/v1/policy"] = [&policy_manager](const auto& q) {
+    return policy::PolicyToJson(policy_manager, q);
+  };
   api_opts.views["/v1/routes"] = [&routes] {
     return RoutesToJson(routes.Snapshot(), routes.stats());
   };
@@ -240,6 +340,12 @@ absl::Status RunAgent(const AgentFlags& flags) {
   api.Stop();
   links.Stop();
   drops.Stop();
+  policy_manager.Stop();
+  flow_table.Stop();
+  if (flow_log) {
+    flow_observers.Remove(flow_log.get());
+    flow_log->Stop();
+  }
   tunnels.Stop();
   svc_manager.Stop();
   if (api_source) api_source->Stop();

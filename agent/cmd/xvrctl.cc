@@ -1,8 +1,16 @@
 // xvrctl: inspect a running xvr-agent.
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
 #include <iostream>
+#include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "agent/ctl/client.h"
+#include "agent/ctl/flows_view.h"
+#include "agent/ctl/policy_view.h"
 #include "agent/ctl/services_view.h"
 
 namespace {
@@ -18,6 +26,49 @@ int Fail(const absl::Status& s) {
   return 1;
 }
 
+std::atomic<bool> g_interrupted{false};
+
+// The filters of `flows` and `flows flush`, bound to one FlowQueryArgs.
+void AddFlowFilters(CLI::App* cmd, xvr::FlowQueryArgs* a) {
+  cmd->add_option("--pod", a->pod, "flows from or to this pod (NS/NAME)");
+  cmd->add_option("--ip", a->ip, "flows from or to this IPv4 (or via this service IP)");
+  cmd->add_option("--port", a->port, "flows with this source, destination or service port");
+  cmd->add_option("--proto", a->proto, "tcp, udp, icmp, sctp or a protocol number");
+  cmd->add_option("--state", a->state,
+                  "syn_sent, syn_recv, established, fin_wait, closed, unreplied, replied");
+}
+
+// `xvrctl drops --follow`: polls /v1/drops?since= every 200 ms until SIGINT.
+int FollowDrops(const std::string& socket, bool json_lines) {
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { g_interrupted = true; };
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  uint64_t since = 0;
+  bool header = true;
+  while (!g_interrupted) {
+    auto j = xvr::AgentGet(socket, absl::StrCat("/v1/drops?since=", since));
+    if (!j.ok()) return Fail(j.status());
+    if ((*j).contains("next") && (*j)["next"].is_number_unsigned()) {
+      since = (*j)["next"].get<uint64_t>();
+    }
+    if (!header && (*j).value("missed", uint64_t{0}) > 0) {
+      std::cout << "... " << (*j)["missed"].get<uint64_t>() << " drops not shown (too many)\n";
+    }
+    if (json_lines) {
+      for (const auto& d : (*j)["drops"]) std::cout << d.dump() << "\n";
+    } else if (header || !(*j)["drops"].empty()) {
+      std::cout << xvr::RenderDrops(*j, /*fixed=*/true, header);
+      header = false;
+    }
+    std::cout.flush();
+    for (int i = 0; i < 4 && !g_interrupted; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -31,6 +82,23 @@ int main(int argc, char** argv) {
   auto* endpoints = app.add_subcommand("endpoints", "pods attached on this node");
   auto* stats = app.add_subcommand("stats", "data path counters by hook, verdict and reason");
   auto* drops = app.add_subcommand("drops", "recent drop events from the ring buffer");
+  bool drops_follow = false;
+  drops->add_flag("-f,--follow", drops_follow, "print new drops as they come, until Ctrl-C");
+  drops->fallthrough();
+  auto* flows = app.add_subcommand(
+      "flows", "connection tracking: flow pairs with pods, state, service and counters");
+  xvr::FlowQueryArgs flow_args;
+  AddFlowFilters(flows, &flow_args);
+  flows->add_option("--limit", flow_args.limit, "show at most N flows");
+  flows->fallthrough();
+  auto* flows_flush =
+      flows->add_subcommand("flush", "delete flow pairs: all, or those the filters select");
+  AddFlowFilters(flows_flush, &flow_args);
+  flows_flush->fallthrough();
+  auto* flows_stats = flows->add_subcommand(
+      "stats", "flow table: fill, evictions, GC, events, flow log");
+  flows_stats->fallthrough();
+  flows->require_subcommand(0, 1);
   auto* routes = app.add_subcommand("routes", "the route LPM map as the data path sees it");
   auto* neighbours = app.add_subcommand("neighbours", "the neighbour map (mirrored ARP table)");
   auto* nodes = app.add_subcommand("nodes", "remote nodes used as tunnel destinations");
@@ -41,6 +109,15 @@ int main(int argc, char** argv) {
   services->add_flag("-v,--verbose", services_verbose, "also list every backend");
   services->add_flag("--verify", services_verify,
                      "compare every Maglev table with the kernel's copy");
+  auto* policy = app.add_subcommand(
+      "policy", "NetworkPolicy: identities, isolated pods, rules and the policy maps");
+  bool policy_verbose = false;
+  std::string policy_check;
+  policy->add_flag("-v,--verbose", policy_verbose,
+                   "also list identities, CIDR identities and every policy entry");
+  policy->add_option("--check", policy_check,
+                     "SRC,DST,PROTO[,PORT]: would a new flow be allowed? (e.g. "
+                     "10.244.1.5,10.244.2.7,tcp,80; after service translation)");
   app.require_subcommand(1);
   CLI11_PARSE(app, argc, argv);
 
@@ -77,18 +154,46 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (drops->parsed()) {
+    if (drops_follow) return FollowDrops(socket, output == "json");
     auto j = xvr::AgentGet(socket, "/v1/drops");
     if (!j.ok()) return Fail(j.status());
     if (output == "json") {
       std::cout << j->dump(2) << "\n";
       return 0;
     }
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& d : (*j)["drops"]) {
-      rows.push_back({Str(d, "tsNs"), Str(d, "hook"), Str(d, "reason"), Str(d, "ifindex"),
-                      Str(d, "summary")});
+    std::cout << xvr::RenderDrops(*j);
+    return 0;
+  }
+  if (flows->parsed()) {
+    absl::StatusOr<nlohmann::json> j;
+    if (flows_flush->parsed()) {
+      j = xvr::AgentPost(socket, "/v1/flows/flush" + xvr::FlowQueryString(flow_args, false));
+    } else if (flows_stats->parsed()) {
+      j = xvr::AgentGet(socket, "/v1/flows/stats");
+    } else {
+      j = xvr::AgentGet(socket, "/v1/flows" + xvr::FlowQueryString(flow_args, true));
     }
-    std::cout << xvr::RenderTable({"TS(ns)", "HOOK", "REASON", "IFINDEX", "PACKET"}, rows);
+    if (!j.ok()) return Fail(j.status());
+    if (output == "json") {
+      std::cout << j->dump(2) << "\n";
+    } else if (flows_flush->parsed()) {
+      std::cout << "flushed " << Str(*j, "flushed") << " flows\n";
+    } else if (flows_stats->parsed()) {
+      std::cout << xvr::RenderFlowStats(*j);
+    } else {
+      std::cout << xvr::RenderFlows(*j);
+    }
+    return 0;
+  }
+  if (policy->parsed()) {
+    auto j = xvr::AgentGet(socket, xvr::PolicyPath(policy_check, policy_verbose));
+    if (!j.ok()) return Fail(j.status());
+    if (output == "json") {
+      std::cout << (policy_check.empty() ? *j : (*j)["check"]).dump(2) << "\n";
+      return 0;
+    }
+    std::cout << (policy_check.empty() ? xvr::RenderPolicy(*j, policy_verbose)
+                                       : xvr::RenderPolicyCheck((*j)["check"]));
     return 0;
   }
   if (services->parsed()) {

@@ -23,6 +23,12 @@ constexpr int64_t kMinMtu = 576;
 constexpr int64_t kMaxMtu = 65535;
 constexpr int64_t kMaxEventsPerSecond = 1000000;
 constexpr size_t kMaxSunPath = 107;  // sizeof(sockaddr_un::sun_path) - 1
+constexpr int64_t kMinFlowTableSize = 1024;
+constexpr int64_t kMaxFlowTableSize = 16 * 1024 * 1024;
+constexpr int64_t kMaxFlowGcInterval = 3600;
+constexpr int64_t kMaxFlowTimeout = 30 * 24 * 3600;  // 30 days
+constexpr int64_t kMaxFlowLogSizeMb = 100 * 1024;  // 100 GiB per file
+constexpr int64_t kMaxFlowLogFiles = 1000;
 
 absl::Status FieldError(absl::string_view path, absl::string_view msg) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", msg));
@@ -153,13 +159,88 @@ absl::Status ParseOverlay(const YAML::Node& spec, VRouterConfig* cfg) {
   return absl::OkStatus();
 }
 
+// An integer field within [lo, hi] stored into *out; absent keeps *out.
+template <typename T>
+absl::Status GetBoundedInt(const YAML::Node& map, const char* key, absl::string_view path,
+                           int64_t lo, int64_t hi, T* out) {
+  ASSIGN_OR_RETURN(std::optional<int64_t> v, GetInt(map, key, path));
+  if (!v) return absl::OkStatus();
+  if (*v < lo || *v > hi) {
+    return FieldError(path, absl::StrCat("must be between ", lo, " and ", hi, ", got ", *v));
+  }
+  *out = static_cast<T>(*v);
+  return absl::OkStatus();
+}
+
+// A child mapping of `parent`, or nullopt when absent or null.
+absl::StatusOr<std::optional<YAML::Node>> GetMap(const YAML::Node& parent, const char* key,
+                                                 absl::string_view path) {
+  std::optional<YAML::Node> n = Field(parent, key);
+  if (!n) return std::optional<YAML::Node>();
+  if (!n->IsMap()) return FieldError(path, absl::StrCat("must be a mapping, got ", KindOf(*n)));
+  return n;
+}
+
+absl::Status ParseFlows(const YAML::Node& spec, VRouterConfig* cfg) {
+  ASSIGN_OR_RETURN(std::optional<YAML::Node> flows, GetMap(spec, "flows", "spec.flows"));
+  if (!flows) return absl::OkStatus();
+  FlowsConfig& f = cfg->flows;
+  RETURN_IF_ERROR(
+      CheckKeys(*flows, "spec.flows", {"tableSize", "gcInterval", "timeouts", "events", "log"}));
+  RETURN_IF_ERROR(GetBoundedInt(*flows, "tableSize", "spec.flows.tableSize", kMinFlowTableSize,
+                                kMaxFlowTableSize, &f.table_size));
+  RETURN_IF_ERROR(GetBoundedInt(*flows, "gcInterval", "spec.flows.gcInterval", 1,
+                                kMaxFlowGcInterval, &f.gc_interval_s));
+  ASSIGN_OR_RETURN(size_t events,
+                   GetEnum(*flows, "events", "spec.flows.events", {"true", "false"}, 0));
+  f.events = events == 0;
+
+  ASSIGN_OR_RETURN(std::optional<YAML::Node> to,
+                   GetMap(*flows, "timeouts", "spec.flows.timeouts"));
+  if (to) {
+    RETURN_IF_ERROR(CheckKeys(*to, "spec.flows.timeouts",
+                              {"tcpSyn", "tcpEstablished", "tcpFin", "tcpClosed", "udp",
+                               "udpReplied", "icmp", "sctp", "other"}));
+    const struct {
+      const char* key;
+      uint32_t* out;
+    } fields[] = {
+        {"tcpSyn", &f.timeouts.tcp_syn},         {"tcpEstablished", &f.timeouts.tcp_established},
+        {"tcpFin", &f.timeouts.tcp_fin},         {"tcpClosed", &f.timeouts.tcp_closed},
+        {"udp", &f.timeouts.udp},                {"udpReplied", &f.timeouts.udp_replied},
+        {"icmp", &f.timeouts.icmp},              {"sctp", &f.timeouts.sctp},
+        {"other", &f.timeouts.other},
+    };
+    for (const auto& field : fields) {
+      RETURN_IF_ERROR(GetBoundedInt(*to, field.key,
+                                    absl::StrCat("spec.flows.timeouts.", field.key), 1,
+                                    kMaxFlowTimeout, field.out));
+    }
+  }
+
+  ASSIGN_OR_RETURN(std::optional<YAML::Node> log, GetMap(*flows, "log", "spec.flows.log"));
+  if (log) {
+    RETURN_IF_ERROR(CheckKeys(*log, "spec.flows.log", {"path", "maxSizeMB", "maxFiles"}));
+    RETURN_IF_ERROR(GetAbsPath(*log, "path", "spec.flows.log.path", &f.log.path));
+    if (!f.log.path.empty() && f.log.path.back() == '/') {
+      return FieldError("spec.flows.log.path",
+                        absl::StrCat("must name a file, got the directory \"", f.log.path, "\""));
+    }
+    RETURN_IF_ERROR(GetBoundedInt(*log, "maxSizeMB", "spec.flows.log.maxSizeMB", 1,
+                                  kMaxFlowLogSizeMb, &f.log.max_size_mb));
+    RETURN_IF_ERROR(GetBoundedInt(*log, "maxFiles", "spec.flows.log.maxFiles", 1,
+                                  kMaxFlowLogFiles, &f.log.max_files));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseSpec(const YAML::Node& spec, VRouterConfig* cfg) {
   RETURN_IF_ERROR(CheckKeys(spec, "spec",
                             {"nodeName", "agentModeType", "podAttach", "podCIDR", "gatewayIP",
                              "fabricInterface", "bpfRoot", "apiSocket", "stateDir", "mtu",
                              "hostInterface", "hostPeerInterface", "logLevel", "logFormat",
                              "eventsPerSecond", "overlay", "clusterCIDR", "masquerade",
-                             "serviceCIDR"}));
+                             "serviceCIDR", "flows"}));
 
   ASSIGN_OR_RETURN(std::optional<std::string> node_name,
                    GetString(spec, "nodeName", "spec.nodeName"));
@@ -279,6 +360,7 @@ absl::Status ParseSpec(const YAML::Node& spec, VRouterConfig* cfg) {
     }
     cfg->events_per_second = static_cast<uint32_t>(*eps);
   }
+  RETURN_IF_ERROR(ParseFlows(spec, cfg));
   return absl::OkStatus();
 }
 

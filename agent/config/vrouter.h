@@ -37,6 +37,38 @@ struct OverlayConfig {
   uint32_t vni = 1;      // 24 bits
 };
 
+// spec.flows.timeouts: how long an idle flow pair lives, by protocol and
+// state, in seconds. The data path never expires flows; the agent's GC does.
+struct FlowTimeouts {
+  uint32_t tcp_syn = 60;              // SYN_SENT, SYN_RECV
+  uint32_t tcp_established = 21600;   // ESTABLISHED
+  uint32_t tcp_fin = 30;              // FIN_WAIT
+  uint32_t tcp_closed = 10;           // CLOSED (both FINs or a RST)
+  uint32_t udp = 30;                  // UDP (and SCTP) without a reply yet
+  uint32_t udp_replied = 120;         // UDP with replies
+  uint32_t icmp = 30;
+  uint32_t sctp = 120;                // SCTP with replies
+  uint32_t other = 60;                // any other protocol
+
+  bool operator==(const FlowTimeouts&) const = default;
+};
+
+// spec.flows.log: the flow log (JSON lines). An empty path turns it off.
+struct FlowLogConfig {
+  std::string path;
+  uint32_t max_size_mb = 100;  // per file, before rotation
+  uint32_t max_files = 5;      // rotated files kept besides the current one
+};
+
+// spec.flows: connection tracking (the xvr_flows LRU map) as the agent runs it.
+struct FlowsConfig {
+  uint32_t table_size = 262144;  // entries (two per connection)
+  uint32_t gc_interval_s = 5;
+  FlowTimeouts timeouts;
+  bool events = true;  // flow-created events from the data path
+  FlowLogConfig log;
+};
+
 inline constexpr char kVRouterApiVersion[] = "xvr.dev/v1alpha1";
 inline constexpr char kVRouterKind[] = "VRouter";
 
@@ -68,6 +100,7 @@ struct VRouterConfig {
   std::string log_level = "info";  // trace|debug|info|warn|error (spdlog names)
   LogFormat log_format = LogFormat::kText;
   uint32_t events_per_second = 100;  // drop events per CPU per second, 0 = none
+  FlowsConfig flows;
 };
 
 // Parses one YAML document holding a VRouter object. Every error message

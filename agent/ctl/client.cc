@@ -9,12 +9,9 @@
 
 namespace xvr {
 
-absl::StatusOr<nlohmann::json> AgentGet(const std::string& socket, const std::string& path) {
-  httplib::Client cli(socket);
-  cli.set_address_family(AF_UNIX);
-  cli.set_connection_timeout(2, 0);
-  cli.set_read_timeout(10, 0);
-  auto res = cli.Get(path);
+namespace {
+
+absl::StatusOr<nlohmann::json> Answer(const std::string& socket, const httplib::Result& res) {
   if (!res) {
     return absl::UnavailableError(absl::StrCat("cannot reach the agent at ", socket, ": ",
                                                httplib::to_string(res.error())));
@@ -28,6 +25,25 @@ absl::StatusOr<nlohmann::json> AgentGet(const std::string& socket, const std::st
   }
   if (body.is_discarded()) return absl::DataLossError("agent answered with invalid JSON");
   return body;
+}
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> AgentGet(const std::string& socket, const std::string& path) {
+  httplib::Client cli(socket);
+  cli.set_address_family(AF_UNIX);
+  cli.set_connection_timeout(2, 0);
+  cli.set_read_timeout(10, 0);
+  return Answer(socket, cli.Get(path));
+}
+
+absl::StatusOr<nlohmann::json> AgentPost(const std::string& socket, const std::string& path,
+                                         const std::string& body) {
+  httplib::Client cli(socket);
+  cli.set_address_family(AF_UNIX);
+  cli.set_connection_timeout(2, 0);
+  cli.set_read_timeout(30, 0);
+  return Answer(socket, cli.Post(path, body, "application/json"));
 }
 
 std::string RenderTable(const std::vector<std::string>& header,

@@ -58,7 +58,7 @@ absl::StatusOr<std::unique_ptr<BpfDataplane>> BpfDataplane::Create(
     const BpfDataplaneOptions& opts) {
   libbpf_set_print(LibbpfPrint);
   std::unique_ptr<BpfDataplane> dp(new BpfDataplane(opts));
-  ASSIGN_OR_RETURN(dp->progs_, LoadOrReusePrograms(opts.bpf_root));
+  ASSIGN_OR_RETURN(dp->progs_, LoadOrReusePrograms(opts.bpf_root, opts.flow_table_size));
   const std::string& r = opts.bpf_root;
   ASSIGN_OR_RETURN(dp->ep_by_ifindex_, (OpenMap<BpfMap<__u32, xvr_endpoint>>(r, XVR_MAP_EP_IFINDEX)));
   ASSIGN_OR_RETURN(dp->ep_by_ip_, (OpenMap<BpfMap<__be32, xvr_endpoint>>(r, XVR_MAP_EP_IP)));

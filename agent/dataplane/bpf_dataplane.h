@@ -31,6 +31,7 @@ struct BpfDataplaneOptions {
   uint32_t vni = 1;
   std::optional<Ipv4Prefix> cluster_cidr;
   bool masquerade = true;
+  uint32_t flow_table_size = 0;  // spec.flows.tableSize; 0: as compiled
 };
 
 // What the data path learned about the fabric NIC at start.

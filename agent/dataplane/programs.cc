@@ -40,10 +40,20 @@ std::string PinName(const char* name) {
 
 // One template for every skeleton (bpftool's C++ static methods).
 template <typename Skel>
-absl::StatusOr<UniqueFd> LoadSkeleton(const std::string& maps_dir, const char* name) {
+absl::StatusOr<UniqueFd> LoadSkeleton(const std::string& maps_dir, const char* name,
+                                      uint32_t flow_table_size) {
   LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = maps_dir.c_str());
   std::unique_ptr<Skel, void (*)(Skel*)> skel(Skel::open(&opts), &Skel::destroy);
   if (!skel) return ErrnoStatus(errno, absl::StrCat("open BPF object ", name));
+  // spec.flows.tableSize; every object must ask for the same size or
+  // libbpf refuses to re-use the map the first one pinned.
+  if (bpf_map* flows = bpf_object__find_map_by_name(skel->obj, XVR_MAP_FLOWS);
+      flows && flow_table_size != 0) {
+    if (int err = bpf_map__set_max_entries(flows, flow_table_size); err != 0) {
+      return ErrnoStatus(err, absl::StrCat("bpf_map__set_max_entries(" XVR_MAP_FLOWS ", ",
+                                           flow_table_size, ") in ", name));
+    }
+  }
   // The kernel adds BPF_F_RDONLY_PROG to every devmap it creates, so
   // libbpf 1.1's pinned-map compatibility check never matches a pinned
   // devmap. Hand it the pinned map ourselves (the agent checks key and
@@ -71,7 +81,8 @@ absl::StatusOr<UniqueFd> LoadSkeleton(const std::string& maps_dir, const char* n
 }
 
 template <typename Skel>
-absl::StatusOr<UniqueFd> LoadOrReuse(const std::string& root, const char* name, bool* reused) {
+absl::StatusOr<UniqueFd> LoadOrReuse(const std::string& root, const char* name,
+                                     uint32_t flow_table_size, bool* reused) {
   const std::string progs_dir = root + "/progs";
   const std::string pin = progs_dir + "/" + PinName<Skel>(name);
   if (int fd = bpf_obj_get(pin.c_str()); fd >= 0) {
@@ -79,7 +90,7 @@ absl::StatusOr<UniqueFd> LoadOrReuse(const std::string& root, const char* name, 
     return UniqueFd(fd);
   }
   *reused = false;
-  ASSIGN_OR_RETURN(UniqueFd fd, LoadSkeleton<Skel>(root + "/maps", name));
+  ASSIGN_OR_RETURN(UniqueFd fd, LoadSkeleton<Skel>(root + "/maps", name, flow_table_size));
   if (bpf_obj_pin(fd.get(), pin.c_str()) != 0) {
     return ErrnoStatus(errno, absl::StrCat("pin ", pin));
   }
@@ -95,30 +106,63 @@ absl::StatusOr<UniqueFd> LoadOrReuse(const std::string& root, const char* name, 
   return fd;
 }
 
+// Unpins a pinned xvr_flows whose max_entries is not `want` (0: keep any).
+// Returns true when the pinned programs must be loaded again: they hold the
+// old map, or (pin missing) a map nobody can read.
+absl::StatusOr<bool> UnpinResizedFlowTable(const std::string& maps_dir, uint32_t want) {
+  if (want == 0) return false;
+  const std::string pin = maps_dir + "/" XVR_MAP_FLOWS;
+  UniqueFd fd(bpf_obj_get(pin.c_str()));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return true;
+    return ErrnoStatus(errno, absl::StrCat("bpf_obj_get(", pin, ")"));
+  }
+  bpf_map_info info{};
+  __u32 len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("bpf_obj_get_info_by_fd(", pin, ")"));
+  }
+  if (info.max_entries == want) return false;
+  spdlog::warn(
+      "flow table {} has {} entries, spec.flows.tableSize asks for {}: unpinning it and "
+      "reloading the programs; existing flows are forgotten (connections continue, their "
+      "next packets create new flows)",
+      pin, info.max_entries, want);
+  if (::unlink(pin.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoStatus(errno, absl::StrCat("unpin ", pin));
+  }
+  return true;
+}
+
 }  // namespace
 
-absl::StatusOr<ProgramSet> LoadOrReusePrograms(const std::string& bpf_root) {
+absl::StatusOr<ProgramSet> LoadOrReusePrograms(const std::string& bpf_root,
+                                               uint32_t flow_table_size) {
   RETURN_IF_ERROR(EnsureBpffs(bpf_root));
   RETURN_IF_ERROR(MakeDirs(bpf_root + "/maps", 0700));
   RETURN_IF_ERROR(MakeDirs(bpf_root + "/progs", 0700));
   RETURN_IF_ERROR(MakeDirs(bpf_root + "/links", 0700));
   // Programs hold references to the maps they were loaded with: if the map
-  // pins are gone, pinned programs would write into maps nobody can read.
-  if (!std::filesystem::exists(bpf_root + "/maps/" XVR_MAP_NODE)) {
+  // pins are gone (or the flow table is resized), pinned programs would
+  // write into maps nobody can read.
+  ASSIGN_OR_RETURN(const bool reload_flows,
+                   UnpinResizedFlowTable(bpf_root + "/maps", flow_table_size));
+  if (reload_flows || !std::filesystem::exists(bpf_root + "/maps/" XVR_MAP_NODE)) {
     for (const auto& e : std::filesystem::directory_iterator(bpf_root + "/progs")) {
       std::filesystem::remove(e.path());
     }
   }
   ProgramSet set;
   set.reused = true;
-  ASSIGN_OR_RETURN(set.xdp_pod, LoadOrReuse<xvr_xdp_pod>(bpf_root, "xdp_pod", &set.reused));
-  ASSIGN_OR_RETURN(set.tc_pod, LoadOrReuse<xvr_tc_pod>(bpf_root, "tc_pod", &set.reused));
-  ASSIGN_OR_RETURN(set.tc_host_egress,
-                   LoadOrReuse<xvr_tc_host_egress>(bpf_root, "tc_host_egress", &set.reused));
+  const uint32_t n = flow_table_size;
+  ASSIGN_OR_RETURN(set.xdp_pod, LoadOrReuse<xvr_xdp_pod>(bpf_root, "xdp_pod", n, &set.reused));
+  ASSIGN_OR_RETURN(set.tc_pod, LoadOrReuse<xvr_tc_pod>(bpf_root, "tc_pod", n, &set.reused));
+  ASSIGN_OR_RETURN(set.tc_host_egress, LoadOrReuse<xvr_tc_host_egress>(bpf_root, "tc_host_egress",
+                                                                       n, &set.reused));
   ASSIGN_OR_RETURN(set.xdp_pod_peer,
-                   LoadOrReuse<xvr_xdp_pod_peer>(bpf_root, "xdp_pod_peer", &set.reused));
+                   LoadOrReuse<xvr_xdp_pod_peer>(bpf_root, "xdp_pod_peer", n, &set.reused));
   ASSIGN_OR_RETURN(set.xdp_fabric,
-                   LoadOrReuse<xvr_xdp_fabric>(bpf_root, "xdp_fabric", &set.reused));
+                   LoadOrReuse<xvr_xdp_fabric>(bpf_root, "xdp_fabric", n, &set.reused));
   return set;
 }
 

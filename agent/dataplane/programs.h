@@ -1,6 +1,7 @@
 // Loading, pinning and re-using the BPF programs.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -24,6 +25,13 @@ struct ProgramSet {
 // where hash identifies the embedded object. A restarted agent with the same
 // binary re-uses the pinned programs; a new binary loads and pins new ones
 // (the caller then moves existing attachments over).
-absl::StatusOr<ProgramSet> LoadOrReusePrograms(const std::string& bpf_root);
+//
+// flow_table_size (0: as compiled) sets max_entries of xvr_flows. A pinned
+// xvr_flows of another size is unpinned, with every pinned program (they
+// hold the old map): the programs are loaded again with a new, empty flow
+// table. Flows are re-creatable: the next packet of a connection makes a
+// new entry and the policy decides again.
+absl::StatusOr<ProgramSet> LoadOrReusePrograms(const std::string& bpf_root,
+                                               uint32_t flow_table_size = 0);
 
 }  // namespace xvr

@@ -297,3 +297,106 @@ TEST(VRouterServices, ServiceCidrParsedAndMustNotOverlapPods) {
 
 }  // namespace
 }  // namespace xvr
+
+namespace xvr {
+namespace {
+
+absl::StatusOr<VRouterConfig> ParseWithFlows(const std::string& flows) {
+  return ParseVRouter("apiVersion: xvr.dev/v1alpha1\nkind: VRouter\nspec:\n"
+                      "  nodeName: n1\n  podCIDR: 10.244.1.0/24\n" + flows);
+}
+
+std::string FlowsError(const std::string& flows) {
+  absl::StatusOr<VRouterConfig> cfg = ParseWithFlows(flows);
+  EXPECT_FALSE(cfg.ok()) << "parsed unexpectedly:\n" << flows;
+  return std::string(cfg.status().message());
+}
+
+TEST(VRouterFlows, DefaultsWithoutTheSection) {
+  absl::StatusOr<VRouterConfig> cfg = ParseWithFlows("");
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  const FlowsConfig& f = cfg->flows;
+  EXPECT_EQ(f.table_size, 262144u);
+  EXPECT_EQ(f.gc_interval_s, 5u);
+  EXPECT_TRUE(f.events);
+  EXPECT_EQ(f.log.path, "");  // off
+  EXPECT_EQ(f.log.max_size_mb, 100u);
+  EXPECT_EQ(f.log.max_files, 5u);
+  EXPECT_EQ(f.timeouts.tcp_syn, 60u);
+  EXPECT_EQ(f.timeouts.tcp_established, 21600u);
+  EXPECT_EQ(f.timeouts.tcp_fin, 30u);
+  EXPECT_EQ(f.timeouts.tcp_closed, 10u);
+  EXPECT_EQ(f.timeouts.udp, 30u);
+  EXPECT_EQ(f.timeouts.udp_replied, 120u);
+  EXPECT_EQ(f.timeouts.icmp, 30u);
+  EXPECT_EQ(f.timeouts.sctp, 120u);
+  EXPECT_EQ(f.timeouts.other, 60u);
+  // An empty or null section is the defaults too.
+  ASSERT_TRUE(ParseWithFlows("  flows: {}\n").ok());
+  ASSERT_TRUE(ParseWithFlows("  flows:\n").ok());
+}
+
+TEST(VRouterFlows, EveryFieldParses) {
+  absl::StatusOr<VRouterConfig> cfg = ParseWithFlows(R"(  flows:
+    tableSize: 1024
+    gcInterval: 2
+    events: false
+    timeouts:
+      tcpSyn: 1
+      tcpEstablished: 2
+      tcpFin: 3
+      tcpClosed: 4
+      udp: 5
+      udpReplied: 6
+      icmp: 7
+      sctp: 8
+      other: 9
+    log:
+      path: /var/log/xvr/flows.log
+      maxSizeMB: 10
+      maxFiles: 3
+)");
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  const FlowsConfig& f = cfg->flows;
+  EXPECT_EQ(f.table_size, 1024u);
+  EXPECT_EQ(f.gc_interval_s, 2u);
+  EXPECT_FALSE(f.events);
+  EXPECT_EQ(f.timeouts, (FlowTimeouts{1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  EXPECT_EQ(f.log.path, "/var/log/xvr/flows.log");
+  EXPECT_EQ(f.log.max_size_mb, 10u);
+  EXPECT_EQ(f.log.max_files, 3u);
+}
+
+TEST(VRouterFlows, ErrorsNameTheField) {
+  EXPECT_EQ(FlowsError("  flows: {tableSize: 1023}\n"),
+            "spec.flows.tableSize: must be between 1024 and 16777216, got 1023");
+  EXPECT_EQ(FlowsError("  flows: {tableSize: 16777217}\n"),
+            "spec.flows.tableSize: must be between 1024 and 16777216, got 16777217");
+  EXPECT_EQ(FlowsError("  flows: {tableSize: lots}\n"),
+            "spec.flows.tableSize: must be an integer, got \"lots\"");
+  EXPECT_EQ(FlowsError("  flows: {gcInterval: 0}\n"),
+            "spec.flows.gcInterval: must be between 1 and 3600, got 0");
+  EXPECT_EQ(FlowsError("  flows: {events: sometimes}\n"),
+            "spec.flows.events: must be one of true, false, got \"sometimes\"");
+  EXPECT_EQ(FlowsError("  flows: {timeouts: {udp: 0}}\n"),
+            "spec.flows.timeouts.udp: must be between 1 and 2592000, got 0");
+  EXPECT_EQ(FlowsError("  flows: {timeouts: {tcpEstablished: -5}}\n"),
+            "spec.flows.timeouts.tcpEstablished: must be between 1 and 2592000, got -5");
+  EXPECT_EQ(FlowsError("  flows: {timeouts: {tcp: 5}}\n"), "spec.flows.timeouts.tcp: unknown field");
+  EXPECT_EQ(FlowsError("  flows: {timeouts: 5}\n"),
+            "spec.flows.timeouts: must be a mapping, got a scalar");
+  EXPECT_EQ(FlowsError("  flows: {log: {path: flows.log}}\n"),
+            "spec.flows.log.path: must be an absolute path, got \"flows.log\"");
+  EXPECT_EQ(FlowsError("  flows: {log: {path: /var/log/}}\n"),
+            "spec.flows.log.path: must name a file, got the directory \"/var/log/\"");
+  EXPECT_EQ(FlowsError("  flows: {log: {maxSizeMB: 0}}\n"),
+            "spec.flows.log.maxSizeMB: must be between 1 and 102400, got 0");
+  EXPECT_EQ(FlowsError("  flows: {log: {maxFiles: 0}}\n"),
+            "spec.flows.log.maxFiles: must be between 1 and 1000, got 0");
+  EXPECT_EQ(FlowsError("  flows: {log: {rotate: yes}}\n"), "spec.flows.log.rotate: unknown field");
+  EXPECT_EQ(FlowsError("  flows: {tablesize: 2048}\n"), "spec.flows.tablesize: unknown field");
+  EXPECT_EQ(FlowsError("  flows: [1]\n"), "spec.flows: must be a mapping, got a sequence");
+}
+
+}  // namespace
+}  // namespace xvr
