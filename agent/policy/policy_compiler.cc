@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <deque>
 #include <set>
 #include <tuple>
 #include <type_traits>
@@ -128,6 +129,23 @@ class Compiler {
       }
       pods.push_back(p);
       keys.insert({p->meta.namespace_name, p->meta.labels});
+    }
+    // A pod on this node that the sources don't describe (a lab without Pod
+    // manifests, or the API's Pod not seen yet) is still tracked: it is a
+    // pod of its namespace with no labels we know of.
+    std::set<std::pair<std::string, std::string>> described;
+    for (const Pod* p : pods) described.insert({p->meta.namespace_name, p->meta.name});
+    for (const auto& [key, ips] : eps) {
+      if (key.first.empty() || described.count(key)) continue;
+      Pod& p = synthetic_.emplace_back();
+      p.meta.namespace_name = key.first;
+      p.meta.name = key.second;
+      p.node_name = node_.node_name;
+      pods.push_back(&p);
+      keys.insert({p.meta.namespace_name, p.meta.labels});
+      out_.warnings.push_back(absl::StrCat("endpoint ", key.first, "/", key.second, " (",
+                                           ips.front().ToString(),
+                                           ") has no Pod object: treated as a pod without labels"));
     }
     const std::map<PodIdentityKey, uint32_t> ids = AssignPodIdentities(keys);
     for (const Pod* p : pods) {
@@ -537,6 +555,7 @@ class Compiler {
   const NodeContext& node_;
   DesiredPolicy out_;
   std::map<std::string, k8s::Labels> ns_labels_;
+  std::deque<Pod> synthetic_;  // local endpoints without a Pod object
   std::vector<PodRef> pods_;  // not resized after Pods(): PodRef* stay valid
   std::map<uint32_t, std::vector<const PodRef*>> by_identity_;  // pods with addresses
   std::map<uint32_t, std::vector<std::string>> iso_ingress_, iso_egress_;
