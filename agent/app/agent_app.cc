@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "agent/api/api_server.h"
 #include "agent/common/status_macros.h"
@@ -272,6 +273,10 @@ absl::Status RunAgent(const AgentFlags& flags) {
       policy_off.empty() ? flow_cfg->writer().PolicyGenBumper()
                          : policy::PolicyManager::GenBumper());
   RETURN_IF_ERROR(policy_manager.Start());
+  // A new pod's identity and isolation reach the maps without waiting for
+  // the endpoint poll; cleared before the policy manager goes away.
+  endpoints->SetChangeListener([&policy_manager] { policy_manager.Trigger(); });
+  absl::Cleanup clear_listener = [&endpoints] { endpoints->SetChangeListener(nullptr); };
 
   ApiServerOptions api_opts;
   api_opts.socket_path = cfg.api_socket;

@@ -219,9 +219,14 @@ absl::StatusOr<RestoreReport> EndpointManager::Restore() {
 
 absl::StatusOr<RegisterResult> EndpointManager::Register(const RegisterRequest& req) {
   ASSIGN_OR_RETURN(MacAddr mac, ValidateRequest(req));
-  absl::MutexLock l(&mu_);
-  if (!restored_) return absl::UnavailableError("endpoints: state not restored yet");
-  return RegisterLocked(req, mac);
+  absl::StatusOr<RegisterResult> r;
+  {
+    absl::MutexLock l(&mu_);
+    if (!restored_) return absl::UnavailableError("endpoints: state not restored yet");
+    r = RegisterLocked(req, mac);
+  }
+  if (r.ok()) NotifyChange();
+  return r;
 }
 
 absl::StatusOr<RegisterResult> EndpointManager::RegisterLocked(const RegisterRequest& req,
@@ -306,11 +311,14 @@ absl::StatusOr<RegisterResult> EndpointManager::RegisterLocked(const RegisterReq
 }
 
 absl::StatusOr<bool> EndpointManager::Unregister(const AttachmentKey& key) {
-  absl::MutexLock l(&mu_);
-  if (!restored_) return absl::UnavailableError("endpoints: state not restored yet");
-  if (!endpoints_.contains(key)) return false;
-  RemoveLocked(key, "unregistered");
-  RETURN_IF_ERROR(PersistLocked());
+  {
+    absl::MutexLock l(&mu_);
+    if (!restored_) return absl::UnavailableError("endpoints: state not restored yet");
+    if (!endpoints_.contains(key)) return false;
+    RemoveLocked(key, "unregistered");
+    RETURN_IF_ERROR(PersistLocked());
+  }
+  NotifyChange();
   return true;
 }
 

@@ -6,6 +6,8 @@
 // neither needs to be thread-safe for the manager's sake.
 #pragma once
 
+#include <functional>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -127,10 +129,21 @@ class EndpointManager {
   // The dataplane's non-zero counters.
   absl::StatusOr<std::vector<CounterRow>> Stats() ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Called (outside the lock) after an endpoint was added or removed by
+  // Register, Unregister or Gc: the policy compiler needs to see a new pod
+  // at once. Set it before serving CNI requests.
+  void SetChangeListener(std::function<void()> fn) { on_change_ = std::move(fn); }
+
   const PodNetwork& network() const { return net_; }
   size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  void NotifyChange() const {
+    if (on_change_) on_change_();
+  }
+
+  std::function<void()> on_change_;
+
   EndpointManager(const PodNetwork& net, Ipam ipam, Dataplane& dp, StateStore& store);
 
   // Removes an endpoint from the dataplane (errors logged), IPAM and the
