@@ -54,8 +54,9 @@ static __always_inline void flow_count(__u32 slot)
 		(*v)++;
 }
 
-/* The tuple of the packet at ip (20-byte header). Fragments are tracked by
- * address pair and protocol (ports 0): later fragments carry no ports. */
+/* The tuple of the packet at ip. Fragments and packets with IP options are
+ * tracked by address pair and protocol (ports 0): later fragments carry no
+ * ports. */
 static __noinline void flow_parse(struct iphdr *ip, void *data_end, struct flow_pkt *p)
 {
 	void *l4 = (void *)(ip + 1);
@@ -64,10 +65,11 @@ static __noinline void flow_parse(struct iphdr *ip, void *data_end, struct flow_
 	p->key.saddr = p->saddr = ip->saddr;
 	p->key.daddr = p->daddr = ip->daddr;
 	p->key.proto = ip->protocol;
-	if (ip->ihl != 5)
-		return;
 	p->valid = 1;
-	if (ip_is_fragment(ip))
+	/* IP options move the L4 header; such a packet is judged and tracked
+	 * by addresses and protocol (ports 0), like a fragment, so it can't
+	 * slip past a policy. */
+	if (ip->ihl != 5 || ip_is_fragment(ip))
 		return;
 	switch (ip->protocol) {
 	case IPPROTO_TCP: {
@@ -352,18 +354,23 @@ static __always_inline int flow_process(struct xvr_ctx *ctx, const struct flow_p
 		};
 		struct xvr_flow f = {};
 
-		if (e) {
+		/* Related only when sent to the quoted packet's sender, as
+		 * conntrack checks: anyone else quoting a tracked tuple is
+		 * judged as plain ICMP, not tracked. */
+		if (e && p->daddr == p->key.saddr) {
 			flow_count(XVR_FS_RELATED);
 			return 0;
 		}
-		return policy_check(&k, &f);  /* judged as plain ICMP, not tracked */
+		return policy_check(&k, &f);
 	}
 	if (e) {
 		/* A new SYN on a finished connection's tuple starts afresh. */
 		if (p->key.proto == IPPROTO_TCP && e->state == XVR_FLOW_S_CLOSED &&
 		    (p->tcp_flags & (XVR_TCP_SYN | XVR_TCP_ACK)) == XVR_TCP_SYN) {
-			flow_count(XVR_FS_REOPENED);
-			return flow_create(ctx, p, svc_addr, svc_port, gen, hook, now);
+			ret = flow_create(ctx, p, svc_addr, svc_port, gen, hook, now);
+			if (ret == 0)
+				flow_count(XVR_FS_REOPENED);
+			return ret;
 		}
 		if (e->policy_gen != gen) {
 			ret = flow_reevaluate(ctx, p, e, gen, hook);

@@ -38,10 +38,10 @@ static __always_inline int host_to_pod(struct __sk_buff *skb)
 	if (ret < 0)
 		return ret;
 	cfg = node_cfg();
+	flow_parse(ip, data_end, &fp);
 	if (cfg && ip->ihl == 5) {
 		/* A hostNetwork backend answering a pod, or the node reaching
 		 * a ClusterIP (the service CIDR is routed into this device). */
-		flow_parse(ip, data_end, &fp);
 		ret = svc_reply(skb, &ip);
 		if (ret == SVC_NONE) {
 			ret = svc_forward(skb, cfg, &ip, XVR_SVC_SCOPE_INTERNAL);
@@ -78,9 +78,7 @@ static __always_inline int host_to_pod(struct __sk_buff *skb)
 	if (!dst)
 		return XVR_RET(XVR_VERDICT_PASS, XVR_R_PASS_NOT_POD);
 	/* The node reaching one of its pods: always allowed, tracked. */
-	if (!cfg || ip->ihl != 5)
-		fp.valid = 0;
-	else if (svc_addr && (ret = flow_parse_xlated(skb, &fp)) < 0)
+	if (svc_addr && (ret = flow_parse_xlated(skb, &fp)) < 0)
 		return ret;
 	ret = flow_process(skb, &fp, svc_addr, svc_port, XVR_HOOK_TC_HOST_EGRESS);
 	if (ret < 0)
