@@ -214,6 +214,28 @@ EOF
     show "$XVR_BIN/xvrctl" --socket "$(lab path "$CL/n1" socket)" services || MULTI_FAILED=1
     show "$LABTOOL" exec "$CL/n1" pod1 python3 "$REPO/test/e2e/svc_tool.py" tcp 10.96.0.10 80 3 || MULTI_FAILED=1
     note "n2/pod1 answered and saw the client's own address: n1's xdp_pod picked the backend (Maglev), rewrote the destination and tunnelled it; n1's xdp_fabric translated the reply back to 10.96.0.10. iptables rules on n1: $(lab node "$CL/n1" sh -c 'iptables-save 2>/dev/null | grep -c "^-A"' || true)."
+    step "M5. Flows and NetworkPolicy: the connection as a flow, then denied by a policy"
+    show "$XVR_BIN/xvrctl" --socket "$(lab path "$CL/n1" socket)" flows --port 8080 || MULTI_FAILED=1
+    note "n1 tracked each connection as a flow pair: the backend tuple, the ClusterIP it was addressed to, TCP state and bytes both ways."
+    cat >"$MAN/.demo-np.tmp" <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: demo-deny, namespace: default}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+EOF
+    mv "$MAN/.demo-np.tmp" "$MAN/demo-np.yaml"
+    sleep 1
+    show "$XVR_BIN/xvrctl" --socket "$(lab path "$CL/n2" socket)" policy || MULTI_FAILED=1
+    if lab exec "$CL/n1" pod1 python3 "$REPO/test/e2e/svc_tool.py" tcp 10.96.0.10 80 1 >/dev/null 2>&1; then
+      printf '%s!! the connection got through a deny-all ingress policy%s\n' "$B" "$N"
+      MULTI_FAILED=1
+    else
+      note "The same connection now times out: n2's xdp_fabric judged it on arrival (ingress is enforced by the receiving node)."
+    fi
+    show "$XVR_BIN/xvrctl" --socket "$(lab path "$CL/n2" socket)" drops || MULTI_FAILED=1
+    rm -f "$MAN/demo-np.yaml"
     kill "$SVC_SERVER" 2>/dev/null || true
   fi
   if ((MULTI_FAILED)); then
