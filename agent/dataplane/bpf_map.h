@@ -6,12 +6,14 @@
 #include <bpf/libbpf.h>
 
 #include <cstring>
+#include <cerrno>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "agent/common/status_macros.h"
 #include "agent/dataplane/unique_fd.h"
 
@@ -96,6 +98,30 @@ class BpfMap : public MapOps<K, V> {
   UniqueFd fd_;
   std::string name_;
 };
+
+// Visits every (key, value) of the map `fd` via get_next_key + lookup, one
+// entry at a time (works for every map type and kernel, unlike batched
+// lookups). A key that vanishes between the two calls is skipped. Only for
+// a map whose lookup by a stored key returns that key's own value: true for
+// hashes and arrays, and for LPM tries (the longest prefix matching a
+// stored key at its own length is the key itself). `name` is for errors.
+template <typename K, typename V, typename Fn>
+absl::Status ScanMapEntries(int fd, absl::string_view name, Fn&& visit) {
+  K cur{}, next{};
+  const K* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    V value{};
+    if (bpf_map_lookup_elem(fd, &next, &value) == 0) {
+      visit(next, value);
+    } else if (errno != ENOENT) {
+      return ErrnoStatus(errno, absl::StrCat("bpf_map_lookup_elem(", name, ")"));
+    }
+    cur = next;
+    prev = &cur;
+  }
+  if (errno != ENOENT) return ErrnoStatus(errno, absl::StrCat("bpf_map_get_next_key(", name, ")"));
+  return absl::OkStatus();
+}
 
 // A per-CPU array read as one value per possible CPU.
 template <typename V>

@@ -12,9 +12,6 @@
 namespace xvr::policy {
 namespace {
 
-// How often the worker looks again while the sources have not listed yet.
-constexpr absl::Duration kSyncPoll = absl::Milliseconds(100);
-
 bool Same(const xvr_ident& a, const xvr_ident& b) {
   return a.identity == b.identity && a.flags == b.flags;
 }
@@ -61,81 +58,37 @@ absl::Status Prune(const std::map<K, V>& want, std::map<K, V>* have, Fn&& erase,
 
 }  // namespace
 
-// The ClusterState listener's way back to the manager; Stop() cuts it under
-// the lock, so a notification in flight never touches a stopped manager.
-struct PolicyManager::Hook {
-  absl::Mutex mu;
-  PolicyManager* mgr ABSL_GUARDED_BY(mu) = nullptr;
-};
-
 PolicyManager::PolicyManager(k8s::ClusterState* state, PolicyMaps* maps, PolicyManagerOptions opts,
                              EndpointLister endpoints, GenBumper bump_policy_gen)
     : state_(state),
       maps_(maps),
       opts_(std::move(opts)),
       endpoints_(std::move(endpoints)),
-      bump_policy_gen_(std::move(bump_policy_gen)) {}
+      bump_policy_gen_(std::move(bump_policy_gen)),
+      reconciler_(state_,
+                  {.log_name = "policy",
+                   .debounce = opts_.debounce,
+                   .retry_delay = opts_.retry_delay,
+                   .tick_interval = endpoints_ ? opts_.endpoint_poll : absl::ZeroDuration()},
+                  {.relevant = [](const k8s::Change& c) { return Relevant(c.key.kind); },
+                   .reconcile =
+                       [this](std::optional<absl::Time> changed_at) {
+                         return ReconcileState(changed_at);
+                       },
+                   .synced = [this] { return stats().synced; },
+                   .tick = [this] { return EndpointsChanged(); }}) {}
 
 PolicyManager::~PolicyManager() { Stop(); }
 
 absl::Status PolicyManager::Start() {
   if (state_ == nullptr) return absl::FailedPreconditionError("PolicyManager: no ClusterState");
-  {
-    absl::MutexLock l(&worker_mu_);
-    if (started_) return absl::OkStatus();
-    started_ = true;
-    stop_ = false;
-    // The first reconcile goes without a debounce.
-    dirty_ = true;
-    dirty_since_ = absl::Now() - opts_.debounce;
-  }
-  hook_ = std::make_shared<Hook>();
-  {
-    absl::MutexLock l(&hook_->mu);
-    hook_->mgr = this;
-  }
-  sub_ = state_->Subscribe([hook = hook_](const std::vector<k8s::Change>& changes) {
-    absl::MutexLock l(&hook->mu);
-    if (hook->mgr != nullptr) hook->mgr->OnChanges(changes);
-  });
-  worker_ = std::thread([this] { Run(); });
+  reconciler_.Start();
   return absl::OkStatus();
 }
 
-void PolicyManager::Stop() {
-  {
-    absl::MutexLock l(&worker_mu_);
-    if (!started_) return;
-    started_ = false;
-    stop_ = true;
-  }
-  state_->Unsubscribe(sub_);
-  {
-    absl::MutexLock l(&hook_->mu);
-    hook_->mgr = nullptr;
-  }
-  hook_.reset();
-  if (worker_.joinable()) worker_.join();
-}
+void PolicyManager::Stop() { reconciler_.Stop(); }
 
-void PolicyManager::MarkDirty() {
-  const absl::Time now = absl::Now();
-  absl::MutexLock l(&worker_mu_);
-  if (!dirty_) {
-    dirty_ = true;
-    dirty_since_ = now;
-  }
-  if (!unprogrammed_since_) unprogrammed_since_ = now;
-}
-
-void PolicyManager::Trigger() { MarkDirty(); }
-
-void PolicyManager::OnChanges(const std::vector<k8s::Change>& changes) {
-  if (std::any_of(changes.begin(), changes.end(),
-                  [](const k8s::Change& c) { return Relevant(c.key.kind); })) {
-    MarkDirty();
-  }
-}
+void PolicyManager::Trigger() { reconciler_.MarkDirty(); }
 
 std::vector<LocalEndpoint> PolicyManager::ListEndpoints() const {
   std::vector<LocalEndpoint> eps;
@@ -148,63 +101,6 @@ bool PolicyManager::EndpointsChanged() {
   const std::vector<LocalEndpoint> now = ListEndpoints();
   absl::MutexLock l(&desired_mu_);
   return compiled_endpoints_ && *compiled_endpoints_ != now;
-}
-
-void PolicyManager::Run() {
-  std::optional<absl::Time> retry_at;
-  const bool polling = endpoints_ && opts_.endpoint_poll > absl::ZeroDuration();
-  absl::Time next_poll = absl::Now() + opts_.endpoint_poll;
-  bool logged_wait = false;
-  worker_mu_.Lock();
-  for (;;) {
-    auto work = [this]() ABSL_SHARED_LOCKS_REQUIRED(worker_mu_) { return stop_ || dirty_; };
-    absl::Time deadline = polling ? next_poll : absl::InfiniteFuture();
-    if (retry_at) deadline = std::min(deadline, *retry_at);
-    worker_mu_.AwaitWithDeadline(absl::Condition(&work), deadline);
-    if (stop_) break;
-    absl::Time now = absl::Now();
-    if (!dirty_ && polling && now >= next_poll) {
-      next_poll = now + opts_.endpoint_poll;
-      worker_mu_.Unlock();
-      const bool changed = EndpointsChanged();
-      if (changed) MarkDirty();
-      worker_mu_.Lock();
-    }
-    const bool retry_due = retry_at && absl::Now() >= *retry_at;
-    if (!dirty_ && !retry_due) continue;
-    if (dirty_) {
-      // Debounce: changes within `debounce` of the first go together.
-      worker_mu_.AwaitWithDeadline(absl::Condition(&stop_), dirty_since_ + opts_.debounce);
-      if (stop_) break;
-    }
-    dirty_ = false;
-    retry_at.reset();
-    const std::optional<absl::Time> since = unprogrammed_since_;
-    unprogrammed_since_.reset();
-    worker_mu_.Unlock();
-
-    const absl::Status s = ReconcileState(since);
-    const absl::Time done = absl::Now();
-    const bool waiting = absl::IsUnavailable(s) && !stats().synced;
-    if (s.ok()) {
-      logged_wait = false;
-    } else if (waiting) {
-      if (!logged_wait) spdlog::info("policy: {}", std::string(s.message()));
-      logged_wait = true;
-    } else {
-      spdlog::warn("policy: reconcile failed, retrying in {}: {}",
-                   absl::FormatDuration(opts_.retry_delay), s.ToString());
-    }
-
-    worker_mu_.Lock();
-    if (!s.ok()) {
-      if (since && (!unprogrammed_since_ || *since < *unprogrammed_since_)) {
-        unprogrammed_since_ = since;
-      }
-      retry_at = done + (waiting ? std::min(kSyncPoll, opts_.retry_delay) : opts_.retry_delay);
-    }
-  }
-  worker_mu_.Unlock();
 }
 
 absl::Status PolicyManager::Reconcile() { return ReconcileState(std::nullopt); }

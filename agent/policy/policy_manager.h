@@ -33,7 +33,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -41,6 +40,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/k8s/cluster_state.h"
+#include "agent/k8s/debounced_reconciler.h"
 #include "agent/policy/policy_compiler.h"
 #include "agent/policy/policy_maps.h"
 
@@ -128,7 +128,6 @@ class PolicyManager {
   const std::string& not_enforced_reason() const { return opts_.not_enforced_reason; }
 
  private:
-  struct Hook;
   struct Delta {
     uint64_t writes = 0;
     uint64_t deletes = 0;
@@ -142,9 +141,6 @@ class PolicyManager {
   absl::Status ApplyLocked(const DesiredPolicy& d, Delta* delta) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<LocalEndpoint> ListEndpoints() const;
   bool EndpointsChanged();
-  void MarkDirty();
-  void OnChanges(const std::vector<k8s::Change>& changes);
-  void Run();
 
   k8s::ClusterState* const state_;
   PolicyMaps* const maps_;
@@ -169,16 +165,9 @@ class PolicyManager {
   mutable absl::Mutex stats_mu_;
   PolicyManagerStats stats_ ABSL_GUARDED_BY(stats_mu_);
 
-  // The worker.
-  absl::Mutex worker_mu_;
-  bool started_ ABSL_GUARDED_BY(worker_mu_) = false;
-  bool stop_ ABSL_GUARDED_BY(worker_mu_) = false;
-  bool dirty_ ABSL_GUARDED_BY(worker_mu_) = false;
-  absl::Time dirty_since_ ABSL_GUARDED_BY(worker_mu_);
-  std::optional<absl::Time> unprogrammed_since_ ABSL_GUARDED_BY(worker_mu_);
-  k8s::ClusterState::SubscriptionId sub_ = 0;
-  std::shared_ptr<Hook> hook_;
-  std::thread worker_;
+  // Follows the ClusterState (and polls the endpoints); last, so it stops
+  // before the rest goes.
+  k8s::DebouncedReconciler reconciler_;
 };
 
 }  // namespace xvr::policy

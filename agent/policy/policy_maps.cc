@@ -13,29 +13,6 @@
 namespace xvr::policy {
 namespace {
 
-// Every (key, value) of a map via get_next_key + lookup (LPM tries have no
-// batch lookup on every kernel). A key that vanishes between the two calls
-// is skipped. Only for a key type whose lookup by a stored key returns that
-// key's own value: true for hashes, and for LPM tries (the longest prefix
-// matching a stored key at its own length is the key itself).
-template <typename K, typename V, typename Fn>
-absl::Status Scan(int fd, const char* name, Fn&& visit) {
-  K cur{}, next{};
-  const K* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    V value{};
-    if (bpf_map_lookup_elem(fd, &next, &value) == 0) {
-      visit(next, value);
-    } else if (errno != ENOENT) {
-      return ErrnoStatus(errno, absl::StrCat("bpf_map_lookup_elem(", name, ")"));
-    }
-    cur = next;
-    prev = &cur;
-  }
-  if (errno != ENOENT) return ErrnoStatus(errno, absl::StrCat("bpf_map_get_next_key(", name, ")"));
-  return absl::OkStatus();
-}
-
 xvr_route_key RouteKey(const Ipv4Prefix& p) {
   xvr_route_key k{};
   k.prefixlen = static_cast<uint32_t>(p.length());
@@ -119,7 +96,7 @@ absl::Status BpfPolicyMaps::DeleteIdent(Ipv4Addr ip) { return ipcache_.Erase(ip.
 absl::StatusOr<std::map<Ipv4Addr, xvr_ident>> BpfPolicyMaps::ListIdents() const {
   std::map<Ipv4Addr, xvr_ident> out;
   RETURN_IF_ERROR(
-      (Scan<__be32, xvr_ident>(ipcache_.fd(), XVR_MAP_IPCACHE, [&](__be32 ip, const xvr_ident& v) {
+      (ScanMapEntries<__be32, xvr_ident>(ipcache_.fd(), XVR_MAP_IPCACHE, [&](__be32 ip, const xvr_ident& v) {
         out[Ipv4Addr::FromBe(ip)] = v;
       })));
   return out;
@@ -135,7 +112,7 @@ absl::Status BpfPolicyMaps::DeleteCidr(const Ipv4Prefix& prefix) {
 
 absl::StatusOr<std::map<Ipv4Prefix, uint32_t>> BpfPolicyMaps::ListCidrs() const {
   std::map<Ipv4Prefix, uint32_t> out;
-  RETURN_IF_ERROR((Scan<xvr_route_key, uint32_t>(
+  RETURN_IF_ERROR((ScanMapEntries<xvr_route_key, uint32_t>(
       cidr_.fd(), XVR_MAP_CIDR_ID,
       [&](const xvr_route_key& k, uint32_t v) { out[PrefixOf(k)] = v; })));
   return out;
@@ -151,7 +128,7 @@ absl::Status BpfPolicyMaps::DeletePolicy(const PolicyKey& key) {
 
 absl::StatusOr<std::map<PolicyKey, xvr_policy_val>> BpfPolicyMaps::ListPolicy() const {
   std::map<PolicyKey, xvr_policy_val> out;
-  RETURN_IF_ERROR((Scan<xvr_policy_key, xvr_policy_val>(
+  RETURN_IF_ERROR((ScanMapEntries<xvr_policy_key, xvr_policy_val>(
       policy_.fd(), XVR_MAP_POLICY,
       [&](const xvr_policy_key& k, const xvr_policy_val& v) { out[PolicyKey::FromBpf(k)] = v; })));
   return out;

@@ -18,8 +18,6 @@ namespace {
 constexpr uint32_t kMaxBackendId = 0x7fffffff;
 // MaglevTableSize() fails above this many backends.
 constexpr size_t kMaxTableBackends = XVR_MAGLEV_MAX / 100;
-// How often the worker looks again while the sources have not listed yet.
-constexpr absl::Duration kSyncPoll = absl::Milliseconds(100);
 
 
 xvr_backend BackendValueOf(const BackendAddr& a, uint8_t flags) {
@@ -73,120 +71,31 @@ struct ServiceManager::Delta {
   }
 };
 
-// The ClusterState listener's way back to the manager; Stop() cuts it under
-// the lock, so a notification still in flight on another thread never
-// touches a stopped (or destroyed) manager.
-struct ServiceManager::Hook {
-  absl::Mutex mu;
-  ServiceManager* mgr ABSL_GUARDED_BY(mu) = nullptr;
-};
-
 ServiceManager::ServiceManager(k8s::ClusterState* state, ServiceMaps* maps,
                                ServiceManagerOptions opts)
-    : state_(state), maps_(maps), opts_(std::move(opts)) {}
+    : state_(state),
+      maps_(maps),
+      opts_(std::move(opts)),
+      reconciler_(state_,
+                  {.log_name = "services",
+                   .debounce = opts_.debounce,
+                   .retry_delay = opts_.retry_delay},
+                  {.relevant = [](const k8s::Change& c) { return Relevant(c.key.kind); },
+                   .reconcile =
+                       [this](std::optional<absl::Time> changed_at) {
+                         return ReconcileState(changed_at);
+                       },
+                   .synced = [this] { return stats().synced; }}) {}
 
 ServiceManager::~ServiceManager() { Stop(); }
 
 absl::Status ServiceManager::Start() {
   if (state_ == nullptr) return absl::FailedPreconditionError("ServiceManager: no ClusterState");
-  {
-    absl::MutexLock l(&worker_mu_);
-    if (started_) return absl::OkStatus();
-    started_ = true;
-    stop_ = false;
-    // The first reconcile goes without a debounce.
-    dirty_ = true;
-    dirty_since_ = absl::Now() - opts_.debounce;
-  }
-  hook_ = std::make_shared<Hook>();
-  {
-    absl::MutexLock l(&hook_->mu);
-    hook_->mgr = this;
-  }
-  sub_ = state_->Subscribe([hook = hook_](const std::vector<k8s::Change>& changes) {
-    absl::MutexLock l(&hook->mu);
-    if (hook->mgr != nullptr) hook->mgr->OnChanges(changes);
-  });
-  worker_ = std::thread([this] { Run(); });
+  reconciler_.Start();
   return absl::OkStatus();
 }
 
-void ServiceManager::Stop() {
-  {
-    absl::MutexLock l(&worker_mu_);
-    if (!started_) return;
-    started_ = false;
-    stop_ = true;
-  }
-  state_->Unsubscribe(sub_);
-  {
-    absl::MutexLock l(&hook_->mu);
-    hook_->mgr = nullptr;
-  }
-  hook_.reset();
-  if (worker_.joinable()) worker_.join();
-}
-
-void ServiceManager::OnChanges(const std::vector<k8s::Change>& changes) {
-  if (std::none_of(changes.begin(), changes.end(),
-                   [](const k8s::Change& c) { return Relevant(c.key.kind); })) {
-    return;
-  }
-  const absl::Time now = absl::Now();
-  absl::MutexLock l(&worker_mu_);
-  if (!dirty_) {
-    dirty_ = true;
-    dirty_since_ = now;
-  }
-  if (!unprogrammed_since_) unprogrammed_since_ = now;
-}
-
-void ServiceManager::Run() {
-  std::optional<absl::Time> retry_at;
-  bool logged_wait = false;
-  worker_mu_.Lock();
-  for (;;) {
-    auto work = [this]() ABSL_SHARED_LOCKS_REQUIRED(worker_mu_) { return stop_ || dirty_; };
-    if (retry_at) {
-      worker_mu_.AwaitWithDeadline(absl::Condition(&work), *retry_at);
-    } else {
-      worker_mu_.Await(absl::Condition(&work));
-    }
-    if (stop_) break;
-    if (dirty_) {
-      // Debounce: changes within `debounce` of the first go together.
-      worker_mu_.AwaitWithDeadline(absl::Condition(&stop_), dirty_since_ + opts_.debounce);
-      if (stop_) break;
-    }
-    dirty_ = false;
-    retry_at.reset();
-    const std::optional<absl::Time> since = unprogrammed_since_;
-    unprogrammed_since_.reset();
-    worker_mu_.Unlock();
-
-    const absl::Status s = ReconcileState(since);
-    const absl::Time done = absl::Now();
-    const bool waiting = absl::IsUnavailable(s) && !stats().synced;
-    if (s.ok()) {
-      logged_wait = false;
-    } else if (waiting) {
-      if (!logged_wait) spdlog::info("services: {}", std::string(s.message()));
-      logged_wait = true;
-    } else {
-      spdlog::warn("services: reconcile failed, retrying in {}: {}",
-                   absl::FormatDuration(opts_.retry_delay), s.ToString());
-    }
-
-    worker_mu_.Lock();
-    if (!s.ok()) {
-      if (since && (!unprogrammed_since_ || *since < *unprogrammed_since_)) {
-        unprogrammed_since_ = since;
-      }
-      retry_at = done + (waiting ? std::min(kSyncPoll, opts_.retry_delay) : opts_.retry_delay);
-    }
-  }
-  worker_mu_.Unlock();
-}
+void ServiceManager::Stop() { reconciler_.Stop(); }
 
 absl::Status ServiceManager::Reconcile() { return ReconcileState(std::nullopt); }
 

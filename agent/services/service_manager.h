@@ -44,7 +44,6 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -52,6 +51,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/k8s/cluster_state.h"
+#include "agent/k8s/debounced_reconciler.h"
 #include "agent/services/maglev.h"
 #include "agent/services/service_maps.h"
 #include "agent/services/service_model.h"
@@ -187,7 +187,6 @@ class ServiceManager {
                                std::optional<absl::Time> changed_at)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   struct Delta;
-  struct Hook;
   absl::Status ApplyLocked(const std::vector<Frontend>& frontends,
                            std::vector<std::string>* warnings, Delta* delta)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -199,9 +198,6 @@ class ServiceManager {
   void FreeTableLocked(const FrontendKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void QueueFlushLocked(uint32_t table, uint8_t proto, const std::set<uint32_t>& ids, bool all)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  void OnChanges(const std::vector<k8s::Change>& changes);
-  void Run();
 
   k8s::ClusterState* const state_;
   ServiceMaps* const maps_;
@@ -223,16 +219,8 @@ class ServiceManager {
   mutable absl::Mutex stats_mu_;
   ServiceManagerStats stats_ ABSL_GUARDED_BY(stats_mu_);
 
-  // The worker.
-  absl::Mutex worker_mu_;
-  bool started_ ABSL_GUARDED_BY(worker_mu_) = false;
-  bool stop_ ABSL_GUARDED_BY(worker_mu_) = false;
-  bool dirty_ ABSL_GUARDED_BY(worker_mu_) = false;
-  absl::Time dirty_since_ ABSL_GUARDED_BY(worker_mu_);  // first change not yet reconciled
-  std::optional<absl::Time> unprogrammed_since_ ABSL_GUARDED_BY(worker_mu_);
-  k8s::ClusterState::SubscriptionId sub_ = 0;
-  std::shared_ptr<Hook> hook_;
-  std::thread worker_;
+  // Follows the ClusterState; last, so it stops before the rest goes.
+  k8s::DebouncedReconciler reconciler_;
 };
 
 }  // namespace xvr::services

@@ -40,21 +40,7 @@ absl::Status ScanMap(int fd, const std::string& name, Fn&& visit) {
     if (err == ENOENT) return absl::OkStatus();
     std::memcpy(in_token, out_token, sizeof(in_token));
   }
-
-  K cur{}, next{};
-  const K* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    V value{};
-    if (bpf_map_lookup_elem(fd, &next, &value) == 0) {
-      visit(next, value);
-    } else if (errno != ENOENT) {
-      return ErrnoStatus(errno, absl::StrCat("bpf_map_lookup_elem(", name, ")"));
-    }
-    cur = next;
-    prev = &cur;
-  }
-  if (errno != ENOENT) return ErrnoStatus(errno, absl::StrCat("bpf_map_get_next_key(", name, ")"));
-  return absl::OkStatus();
+  return ScanMapEntries<K, V>(fd, name, visit);
 }
 
 template <typename K, typename V>
