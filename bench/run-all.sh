@@ -3,7 +3,7 @@
 # baselines in one go and prints one markdown report (docs/BENCHMARKS.md
 # quotes it). A copy goes to build/bench-results/<UTC time>.md.
 #
-#   bash bench/run-all.sh [a] [b] [c] [d] [e] [f] [g] [h] [i] [j] [k]    (default: all)
+#   bash bench/run-all.sh [a] [b] [c] [d] [e] [f] [g] [h] [i] [j] [k] [l] [m] [n]    (default: all)
 #
 # a-d same node; e-g cross-node and control plane: e node_pps.sh, f
 # node_tcp.sh (two-node clusters, xvr vs a flannel-style kernel path), g
@@ -13,7 +13,13 @@
 # 10 000 services), j svc_crr.sh (connections/s through a ClusterIP beside
 # kube-proxy's iptables mode, iptables-nft and -legacy, and how long each
 # side takes to load the services), k svc_control.sh (EndpointSlice change
-# -> maps, 10 000 services from a manifest).
+# -> maps, 10 000 services from a manifest). l-n flows and NetworkPolicy:
+# l flow_crr.sh (connections/s between two pods with flows + a policy
+# isolating the server, flows only, beside iptables conntrack on a routed
+# node and on a bridge with br_netfilter), m policy_cost.sh (per-packet cost
+# of an established and a first packet with 1, 100, 1 000 NetworkPolicies
+# vs none), n flow_gc.sh (agent CPU per GC pass over 1 M flows and at steady
+# state, vs a per-key walk of the same map).
 #
 # Environment: BENCH_RUNS (runs per figure, default 5), BENCH_CNI_RUNS
 # (default 3), BENCH_CNI_PODS (default 200), BENCH_PPS_SECONDS and
@@ -22,7 +28,11 @@
 # "1 1000 10000"), BENCH_SVC_ENDPOINTS (10), BENCH_CRR_SECONDS (j, 2),
 # BENCH_SVC_ATTACH (j, "xdp"; "xdp tc" adds tc), BENCH_SVC_IPTABLES (j,
 # "nft legacy"), BENCH_SVC_RESTORE_TIMEOUT (j, 60 s per iptables-restore),
-# BENCH_SVC_LARGE (k, 10000).
+# BENCH_SVC_LARGE (k, 10000), BENCH_FLOW_IPTABLES (l, "nft"; "nft legacy"),
+# BENCH_POLICY_COUNTS (m, "1 100 1000"), BENCH_POLICY_MISS_PACKETS (m,
+# 50000), BENCH_POLICY_REMOTE_PODS (m, 1000), BENCH_FLOWGC_RUNS (n, rounds,
+# 3), BENCH_FLOWGC_PAIRS (n, 1000000), BENCH_FLOWGC_TABLE (n, 2097152),
+# BENCH_FLOWGC_PERIODS (n, GC periods per round, 2).
 # Root only. Not part of `make test`. Figures from a busy machine are not
 # comparable with figures from an idle one: the report prints the load.
 set -euo pipefail
@@ -33,7 +43,7 @@ BUILD=${BENCH_BUILD:-$REPO/build}
 [[ $(id -u) == 0 ]] || { echo "bench: must run as root" >&2; exit 1; }
 
 sections=("$@")
-((${#sections[@]})) || sections=(a b c d e f g h i j k)
+((${#sections[@]})) || sections=(a b c d e f g h i j k l m n)
 
 targets=(xvr-agent xvr-cni xvrctl xvr_bench_tools)
 [[ " ${sections[*]} " == *" g "* ]] && targets+=(xvr_routing_e2e_tests)
@@ -64,7 +74,10 @@ report() {
       i) bash "$BENCH_DIR/svc_cost.sh" ;;
       j) bash "$BENCH_DIR/svc_crr.sh" ;;
       k) bash "$BENCH_DIR/svc_control.sh" ;;
-      *) echo "bench: unknown section '$s' (a b c d e f g h i j k)" >&2; return 1 ;;
+      l) bash "$BENCH_DIR/flow_crr.sh" ;;
+      m) bash "$BENCH_DIR/policy_cost.sh" ;;
+      n) bash "$BENCH_DIR/flow_gc.sh" ;;
+      *) echo "bench: unknown section '$s' (a b c d e f g h i j k l m n)" >&2; return 1 ;;
     esac
   done
   echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
