@@ -40,6 +40,7 @@
 #include "agent/services/service_manager.h"
 #include "agent/services/service_maps.h"
 #include "bench/tools/bench_util.h"
+#include "bench/tools/tcp_frame.h"
 #include "xvr/abi.h"
 #include "xvr/skel/bench_svc.skel.h"
 #include "xvr/skel/xdp_pod.skel.h"
@@ -47,7 +48,6 @@
 namespace xvr::bench {
 namespace {
 
-constexpr uint8_t kTtl = 64;
 constexpr uint16_t kSvcPort = 80, kTargetPort = 8080;
 constexpr uint16_t kHitPort = 40000, kMissBase = 1024, kDirectPort = 40001;
 
@@ -74,46 +74,6 @@ struct Pod {
   Mac host_mac{}, pod_mac{};
   uint32_t ip = 0;
 };
-
-// 64-byte Ethernet/IPv4/TCP frame with 10 bytes of payload, checksums right.
-Frame BuildTcpFrame(const Mac& src_mac, const Mac& dst_mac, uint32_t src, uint32_t dst,
-                    uint16_t sport, uint16_t dport, uint8_t flags) {
-  Frame f = BuildUdpFrame(src_mac, dst_mac, src, dst, kTtl);
-  auto* ip = reinterpret_cast<iphdr*>(f.data() + sizeof(ethhdr));
-  ip->protocol = IPPROTO_TCP;
-  ip->check = 0;
-  uint32_t sum = 0;
-  const auto* w = reinterpret_cast<const uint16_t*>(ip);
-  for (size_t i = 0; i < sizeof(iphdr) / 2; ++i) sum += w[i];
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  ip->check = static_cast<uint16_t>(~sum);
-  uint8_t* tcp = f.data() + sizeof(ethhdr) + sizeof(iphdr);
-  std::memset(tcp, 0, kFrameLen - sizeof(ethhdr) - sizeof(iphdr));
-  const uint16_t sp = htons(sport), dp = htons(dport);
-  std::memcpy(tcp, &sp, 2);
-  std::memcpy(tcp + 2, &dp, 2);
-  const uint32_t seqno = htonl(1);
-  std::memcpy(tcp + 4, &seqno, 4);
-  tcp[12] = 5 << 4;  // doff
-  tcp[13] = flags;
-  const uint16_t win = htons(65535);
-  std::memcpy(tcp + 14, &win, 2);
-  for (size_t i = 20; i < 30; ++i) tcp[i] = static_cast<uint8_t>('a' + i - 20);
-  // Pseudo header + segment.
-  const size_t seg = kFrameLen - sizeof(ethhdr) - sizeof(iphdr);
-  sum = 0;
-  auto add = [&](const uint8_t* p, size_t n) {
-    for (size_t i = 0; i + 1 < n; i += 2) sum += (uint32_t{p[i]} << 8) | p[i + 1];
-  };
-  add(reinterpret_cast<const uint8_t*>(&ip->saddr), 4);
-  add(reinterpret_cast<const uint8_t*>(&ip->daddr), 4);
-  sum += IPPROTO_TCP + seg;
-  add(tcp, seg);
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  const uint16_t csum = htons(static_cast<uint16_t>(~sum));
-  std::memcpy(tcp + 16, &csum, 2);
-  return f;
-}
 
 absl::Status Update(int fd, const void* key, const void* value, const char* map) {
   if (bpf_map_update_elem(fd, key, value, BPF_ANY) != 0) {
