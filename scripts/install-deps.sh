@@ -13,6 +13,10 @@ PKGS=(
   # tests, lab, demo, benchmarks
   iproute2 iputils-ping iperf3 ethtool tshark netcat-openbsd procps util-linux
   podman runc containernetworking-plugins busybox-static jq python3 iptables nftables
+  # chart render test: helm's engine (Go text/template + sprig) and the CRD
+  # schema check
+  golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev
+  golang-github-ghodss-yaml-dev python3-yaml python3-jsonschema
 )
 
 missing=()
