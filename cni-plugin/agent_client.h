@@ -2,7 +2,9 @@
 // uses it. Errors carry CNI codes: transport failures and 503 are 11 (try
 // again later), any other non-2xx answer is 100 with the agent's message,
 // and a 404 is absl::NotFoundError (also code 100) so GetEndpoint() callers
-// can tell "unknown endpoint" apart.
+// can tell "unknown endpoint" apart. Plain HTTP/1.1 on the socket (one
+// request per connection), not cpp-httplib: the plugin runs on the host and
+// is linked statically (cni-plugin/CMakeLists.txt).
 #pragma once
 
 #include <cstdint>

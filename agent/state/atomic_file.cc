@@ -36,7 +36,8 @@ absl::Status WriteAll(int fd, const std::string& data, const std::string& what) 
 
 }  // namespace
 
-absl::Status WriteFileAtomic(const std::string& path, const std::string& contents) {
+absl::Status WriteFileAtomic(const std::string& path, const std::string& contents,
+                             unsigned mode) {
   std::string tmpl = path + ".tmp.XXXXXX";
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
@@ -50,6 +51,9 @@ absl::Status WriteFileAtomic(const std::string& path, const std::string& content
   {
     absl::Cleanup close_fd = [fd] { ::close(fd); };
     RETURN_IF_ERROR(WriteAll(fd, contents, tmp));
+    if (mode != 0600 && ::fchmod(fd, mode) != 0) {
+      return ErrnoStatus(errno, absl::StrCat("chmod ", tmp));
+    }
     if (::fsync(fd) != 0) return ErrnoStatus(errno, absl::StrCat("fsync ", tmp));
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {

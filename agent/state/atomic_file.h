@@ -9,10 +9,13 @@
 
 namespace xvr {
 
-// Writes `contents` to "<path>.tmp.XXXXXX" in the same directory (mode
-// 0600), fsyncs it, renames it over `path` and fsyncs the directory. On any
-// failure the temp file is removed and `path` is untouched.
-absl::Status WriteFileAtomic(const std::string& path, const std::string& contents);
+// Writes `contents` to "<path>.tmp.XXXXXX" in the same directory, gives it
+// `mode`, fsyncs it, renames it over `path` and fsyncs the directory. On any
+// failure the temp file is removed and `path` is untouched. (The temp name
+// does not end in .conf/.conflist/.json, so a CNI runtime scanning the
+// directory never loads it.)
+absl::Status WriteFileAtomic(const std::string& path, const std::string& contents,
+                             unsigned mode = 0600);
 
 // Reads a whole file; NotFound if it does not exist.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
