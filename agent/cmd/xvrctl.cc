@@ -8,8 +8,10 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "agent/ctl/capture.h"
 #include "agent/ctl/client.h"
 #include "agent/ctl/flows_view.h"
+#include "agent/ctl/install_cni.h"
 #include "agent/ctl/policy_view.h"
 #include "agent/ctl/services_view.h"
 
@@ -118,8 +120,39 @@ int main(int argc, char** argv) {
   policy->add_option("--check", policy_check,
                      "SRC,DST,PROTO[,PORT]: would a new flow be allowed? (e.g. "
                      "10.244.1.5,10.244.2.7,tcp,80; after service translation)");
+  xvr::InstallCniArgs install_cni_args;
+  auto* install_cni = xvr::AddInstallCniCommand(&app, &install_cni_args);
+  // capture: packets at the BPF hooks with their verdict, as pcap (docs/CAPTURE.md).
+  auto* capture = app.add_subcommand(
+      "capture", "capture packets at xvr's XDP/TC hooks with their verdict into a pcap file");
+  xvr::CaptureOptions cap;
+  std::string cap_linktype = "nflog";
+  capture->add_option("-w,--write", cap.write, "pcap file to write, - for stdout")->required();
+  capture->add_option("--pod", cap.pod, "only packets from or to this pod (NS/NAME, via the agent)");
+  capture->add_option("--ip", cap.ip, "only packets from or to this IPv4 (outer or VXLAN inner)");
+  capture->add_option("--hook", cap.hooks, "xdp_pod, tc_pod, xdp_fabric, tc_host_egress (default all)")
+      ->delimiter(',');
+  capture->add_option("--verdict", cap.verdicts, "drop, pass, tx, redirect (default all)")->delimiter(',');
+  capture->add_option("--reason", cap.reason, "only this reason (e.g. policy_denied_ingress)");
+  capture->add_option("-c,--count", cap.count, "stop after this many packets (default: Ctrl-C)");
+  capture->add_option("-s,--snaplen", cap.snaplen, "bytes per packet, at most 1600")->capture_default_str();
+  capture->add_option("--linktype", cap_linktype, "nflog (verdict in nflog.prefix) or ether")
+      ->check(CLI::IsMember({"nflog", "ether"}))
+      ->capture_default_str();
+  capture->add_option("--bpf-root", cap.bpf_root, "the agent's spec.bpfRoot")->capture_default_str();
+  capture->add_flag("-v,--verbose", cap.verbose, "one line per packet (hook, verdict, reason) on stderr");
+  capture->add_flag("--force", cap.force, "take over a capture that is already running");
+  capture->get_option("--pod")->excludes(capture->get_option("--ip"));
   app.require_subcommand(1);
   CLI11_PARSE(app, argc, argv);
+
+  if (capture->parsed()) {
+    cap.socket = socket;
+    cap.linktype = cap_linktype == "ether" ? xvr::CaptureLinkType::kEther : xvr::CaptureLinkType::kNflog;
+    return xvr::RunCapture(cap);
+  }
+
+  if (install_cni->parsed()) return xvr::RunInstallCni(*install_cni, install_cni_args, socket);
 
   if (endpoints->parsed()) {
     auto j = xvr::AgentGet(socket, "/v1/endpoints");

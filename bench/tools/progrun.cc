@@ -23,6 +23,7 @@
 
 #include "CLI/CLI.hpp"
 #include "bench/tools/bench_util.h"
+#include "bench/tools/pod_pair.h"
 #include "xvr/abi.h"
 #include "xvr/skel/bench_harness.skel.h"
 #include "xvr/skel/tc_pod.skel.h"
@@ -42,66 +43,6 @@ struct Options {
   int cpu = -1;
 };
 
-struct Topology {
-  uint32_t ifindex_a = 0, ifindex_b = 0;
-  Mac host_mac_a{}, pod_mac_a{}, host_mac_b{}, pod_mac_b{};
-  uint32_t ip_a = 0, ip_b = 0, gateway = 0;
-};
-
-absl::StatusOr<Topology> ReadTopology(const Options& o) {
-  Topology t;
-  ASSIGN_OR_RETURN(t.ifindex_a, IfIndex(o.host_a));
-  ASSIGN_OR_RETURN(t.ifindex_b, IfIndex(o.host_b));
-  ASSIGN_OR_RETURN(t.host_mac_a, IfMac(o.host_a));
-  ASSIGN_OR_RETURN(t.pod_mac_a, IfMac(o.pod_a));
-  ASSIGN_OR_RETURN(t.host_mac_b, IfMac(o.host_b));
-  ASSIGN_OR_RETURN(t.pod_mac_b, IfMac(o.pod_b));
-  // The addresses only have to agree with the seeded maps.
-  ASSIGN_OR_RETURN(t.gateway, ParseIpv4("10.99.0.1"));
-  ASSIGN_OR_RETURN(t.ip_a, ParseIpv4("10.99.0.2"));
-  ASSIGN_OR_RETURN(t.ip_b, ParseIpv4("10.99.0.3"));
-  return t;
-}
-
-xvr_endpoint Endpoint(uint32_t ip, uint32_t ifindex, const Mac& pod, const Mac& host, uint32_t id) {
-  xvr_endpoint e{};
-  e.ip = ip;
-  e.ifindex = ifindex;
-  std::memcpy(e.mac, pod.data(), ETH_ALEN);
-  std::memcpy(e.host_mac, host.data(), ETH_ALEN);
-  e.id = id;
-  return e;
-}
-
-absl::Status Update(int fd, const void* key, const void* value, const char* map) {
-  if (bpf_map_update_elem(fd, key, value, BPF_ANY) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("bpf_map_update_elem(", map, ")"));
-  }
-  return absl::OkStatus();
-}
-
-// What the agent writes for two registered pods, written directly.
-absl::Status SeedMaps(const xvr_xdp_pod& skel, const Topology& t) {
-  xvr_node_cfg cfg{};
-  cfg.gateway_ip = t.gateway;
-  cfg.pod_cidr = t.gateway & htonl(0xffffff00);
-  cfg.pod_prefixlen = 24;
-  cfg.flags = XVR_CFG_F_READY;
-  cfg.events_per_sec = 100;
-  const uint32_t zero = 0;
-  RETURN_IF_ERROR(Update(bpf_map__fd(skel.maps.xvr_node), &zero, &cfg, XVR_MAP_NODE));
-  const xvr_endpoint a = Endpoint(t.ip_a, t.ifindex_a, t.pod_mac_a, t.host_mac_a, 1);
-  const xvr_endpoint b = Endpoint(t.ip_b, t.ifindex_b, t.pod_mac_b, t.host_mac_b, 2);
-  for (const xvr_endpoint* e : {&a, &b}) {
-    RETURN_IF_ERROR(Update(bpf_map__fd(skel.maps.xvr_ep_ifidx), &e->ifindex, e, XVR_MAP_EP_IFINDEX));
-    RETURN_IF_ERROR(Update(bpf_map__fd(skel.maps.xvr_ep_ip), &e->ip, e, XVR_MAP_EP_IP));
-    RETURN_IF_ERROR(Update(bpf_map__fd(skel.maps.xvr_devmap), &e->ifindex, &e->ifindex, XVR_MAP_DEVMAP));
-  }
-  return absl::OkStatus();
-}
-
-enum class Kind { kXdp, kTc };
-
 // One row of the result: `run` is what BPF_PROG_TEST_RUN executes; when
 // `target` is set, `run` is the harness and tail-calls it through `jmp`.
 struct Case {
@@ -112,35 +53,6 @@ struct Case {
   int jmp = -1;
   int expect = 0;  // return code of a forwarded (or passed) packet
 };
-
-struct RunResult {
-  double ns_per_packet;
-  uint32_t retval;
-};
-
-absl::StatusOr<RunResult> TestRun(int prog, Kind kind, const Topology& t, const Frame& frame,
-                                  uint32_t repeat, Frame* out) {
-  xdp_md xctx{};
-  __sk_buff sctx{};
-  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_size_in = kFrameLen,
-              .repeat = static_cast<int>(repeat));
-  if (out) {
-    opts.data_out = out->data();
-    opts.data_size_out = kFrameLen;
-  }
-  if (kind == Kind::kXdp) {
-    xctx.data_end = kFrameLen;
-    xctx.ingress_ifindex = t.ifindex_a;
-    opts.ctx_in = &xctx;
-    opts.ctx_size_in = sizeof(xctx);
-  } else {
-    sctx.ifindex = t.ifindex_a;
-    opts.ctx_in = &sctx;
-    opts.ctx_size_in = sizeof(sctx);
-  }
-  if (bpf_prog_test_run_opts(prog, &opts) != 0) return ErrnoStatus(errno, "BPF_PROG_TEST_RUN");
-  return RunResult{static_cast<double>(opts.duration), opts.retval};
-}
 
 absl::StatusOr<double> Measure(const Case& c, const Topology& t, const Frame& frame,
                                uint32_t packets) {
@@ -193,7 +105,7 @@ absl::Status Run(const Options& o) {
     CPU_SET(o.cpu, &set);
     if (sched_setaffinity(0, sizeof(set), &set) != 0) return ErrnoStatus(errno, "sched_setaffinity");
   }
-  ASSIGN_OR_RETURN(Topology t, ReadTopology(o));
+  ASSIGN_OR_RETURN(Topology t, ReadTopology({o.host_a, o.pod_a, o.host_b, o.pod_b}));
   const Frame frame = BuildUdpFrame(t.pod_mac_a, t.host_mac_a, t.ip_a, t.ip_b, kTtl);
 
   LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = o.pin_root.c_str());

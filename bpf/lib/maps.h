@@ -207,6 +207,39 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xvr_policy SEC(".maps");
 
+/* Packet capture (abi.h, lib/capture.h): xvrctl's filter, the records,
+ * per-CPU captured/lost counts, and the per-CPU scratch a record is built
+ * in before bpf_ringbuf_output (so a record takes its own length on the
+ * ring, not XVR_CAP_SNAP_MAX). The scratch is private to each object. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xvr_capture_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_cap_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XVR_CAPTURE_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_capture SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xvr_capture_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xvr_cap_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xvr_capture_rec);
+} xvr_cap_scratch SEC(".maps");
+
 static __always_inline const struct xvr_node_cfg *node_cfg(void)
 {
 	__u32 zero = 0;

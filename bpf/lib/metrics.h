@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The single exit of every program: count by (hook, verdict, reason), emit a
- * rate-limited drop event, map the verdict to the hook's action code. */
+ * rate-limited drop event, hand the packet to a running capture, map the
+ * verdict to the hook's action code. */
 #ifndef XVR_LIB_METRICS_H
 #define XVR_LIB_METRICS_H
 
 #include "ctx.h"
+#include "capture.h"
 
 static __always_inline void count(__u32 hook, __u32 verdict, __u32 reason, __u32 bytes)
 {
@@ -80,11 +82,13 @@ static __always_inline int xvr_finish(struct xvr_ctx *ctx, __u32 hook, int ret)
 		reason = -ret;
 		count(hook, XVR_VERDICT_DROP, reason, len);
 		emit_drop(ctx, hook, reason, len);
+		xvr_capture_packet(ctx, hook, XVR_VERDICT_DROP, reason, len);
 		return CTX_ACT_DROP;
 	}
 	verdict = XVR_RET_VERDICT(ret);
 	reason = XVR_RET_REASON(ret);
 	count(hook, verdict, reason, len);
+	xvr_capture_packet(ctx, hook, verdict, reason, len);
 	switch (verdict) {
 	case XVR_VERDICT_TX:
 		return CTX_ACT_TX;

@@ -518,6 +518,63 @@ struct xvr_flow_event {
 XVR_STATIC_ASSERT(sizeof(struct xvr_flow_event) == 160, "xvr_flow_event layout");
 
 /* ---------------------------------------------------------------------------
+ * Packet capture (`xvrctl capture`, docs/CAPTURE.md). xvr_cap_cfg[0] is
+ * written by xvrctl; while enabled, every program's xvr_finish() writes the
+ * final frame of each matching packet, with its hook, verdict and reason,
+ * to the xvr_capture ring buffer. Disabled, the cost is one array lookup
+ * and a branch. A capture whose owner stops refreshing heartbeat_ns
+ * (killed with SIGKILL) disarms itself after XVR_CAP_STALE_NS.
+ */
+#define XVR_CAP_SNAP_MAX 1600   /* a 1500-byte frame + VXLAN (50) fits */
+#define XVR_CAP_STALE_NS (5ULL * 1000000000ULL)
+
+#define XVR_CAP_F_REASON 1u     /* only packets with reason == cfg.reason */
+
+struct xvr_capture_cfg {
+  __u32 enabled;        /* 0: capture off */
+  __u32 gen;            /* copied into every record: a new capture ignores old ones */
+  __u32 owner_pid;      /* xvrctl's pid (in its own pid namespace), for messages */
+  __u32 flags;          /* XVR_CAP_F_* */
+  __u32 hook_mask;      /* bit (1 << XVR_HOOK_*) */
+  __u32 verdict_mask;   /* bit (1 << XVR_VERDICT_*) */
+  __u32 reason;         /* with XVR_CAP_F_REASON */
+  __be32 ip;            /* src or dst, outer or VXLAN inner; 0 = any */
+  __u32 snaplen;        /* bytes per packet, <= XVR_CAP_SNAP_MAX */
+  __be16 vxlan_port;    /* UDP port whose payload is VXLAN (inner match) */
+  __u16 pad;
+  __u64 heartbeat_ns;   /* CLOCK_MONOTONIC of the owner's last refresh */
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_capture_cfg) == 48, "xvr_capture_cfg layout");
+
+struct xvr_capture_hdr {
+  __u64 ts_ns;      /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+  __u32 gen;        /* xvr_capture_cfg.gen when captured */
+  __u32 ifindex;    /* interface the program ran on */
+  __u32 pkt_len;    /* length of the frame as the program leaves it */
+  __u16 cap_len;    /* bytes of data that follow */
+  __u8 hook;
+  __u8 verdict;
+  __u16 reason;
+  __u16 cpu;
+  __u32 pad;
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_capture_hdr) == 32, "xvr_capture_hdr layout");
+
+/* A record on the ring is the header and cap_len bytes of the frame. */
+struct xvr_capture_rec {
+  struct xvr_capture_hdr hdr;
+  __u8 data[XVR_CAP_SNAP_MAX];
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_capture_rec) == 1632, "xvr_capture_rec layout");
+
+/* xvr_cap_stats: per-CPU, counted only while a capture is enabled. */
+struct xvr_capture_stats {
+  __u64 captured;  /* records written */
+  __u64 lost;      /* ring buffer full: the reader is too slow */
+};
+XVR_STATIC_ASSERT(sizeof(struct xvr_capture_stats) == 16, "xvr_capture_stats layout");
+
+/* ---------------------------------------------------------------------------
  * Map names (<= 15 chars, pinned by name under <bpfRoot>/maps) and sizes.
  */
 #define XVR_MAP_EP_IFINDEX "xvr_ep_ifidx"
@@ -543,6 +600,9 @@ XVR_STATIC_ASSERT(sizeof(struct xvr_flow_event) == 160, "xvr_flow_event layout")
 #define XVR_MAP_IPCACHE "xvr_ipcache"
 #define XVR_MAP_CIDR_ID "xvr_cidr_id"
 #define XVR_MAP_POLICY "xvr_policy"
+#define XVR_MAP_CAP_CFG "xvr_cap_cfg"
+#define XVR_MAP_CAPTURE "xvr_capture"
+#define XVR_MAP_CAP_STATS "xvr_cap_stats"
 
 #ifndef XVR_MAX_ENDPOINTS
 #define XVR_MAX_ENDPOINTS 4096
@@ -582,6 +642,9 @@ XVR_STATIC_ASSERT(sizeof(struct xvr_flow_event) == 160, "xvr_flow_event layout")
 #endif
 #ifndef XVR_EVENTS_BYTES
 #define XVR_EVENTS_BYTES (256 * 1024)
+#endif
+#ifndef XVR_CAPTURE_BYTES
+#define XVR_CAPTURE_BYTES (8 * 1024 * 1024)  /* ~85k 64-byte or ~5k 1500-byte records */
 #endif
 
 #endif /* XVR_ABI_H */
