@@ -151,6 +151,19 @@ void FlowTable::Stop() {
   if (gc_thread_.joinable()) gc_thread_.join();
 }
 
+void FlowTable::SetTimeouts(const FlowTimeouts& timeouts, uint32_t gc_interval_s) {
+  {
+    std::lock_guard<std::mutex> lock(op_mu_);
+    opts_.timeouts = timeouts;
+  }
+  {
+    std::lock_guard<std::mutex> lock(gc_mu_);
+    opts_.gc_interval_s = gc_interval_s;
+  }
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  stats_.gc_interval_s = gc_interval_s;
+}
+
 void FlowTable::GcLoop() {
   std::string last_error;
   std::unique_lock<std::mutex> lock(gc_mu_);

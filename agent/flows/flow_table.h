@@ -123,6 +123,10 @@ class FlowTable {
   absl::StatusOr<FlowTableStats> Stats();
   // The statistics of the last scan, without touching the map.
   FlowTableStats LastStats() const;
+  // New idle timeouts and GC interval for a running table (a live VRouter
+  // edit): the next GC run ages by them; the interval counts from the next
+  // wait.
+  void SetTimeouts(const FlowTimeouts& timeouts, uint32_t gc_interval_s);
 
  private:
   uint64_t Now() const;

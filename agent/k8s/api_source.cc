@@ -378,6 +378,7 @@ class ApiSource::Impl {
       stop_flag_.store(true);
     }
     for (auto& ks : kinds_) ks->interrupter.Interrupt();
+    oneoff_.interrupter.Interrupt();
     for (auto& ks : kinds_) {
       if (ks->thread.joinable()) ks->thread.join();
     }
@@ -419,6 +420,27 @@ class ApiSource::Impl {
   }
 
   const ApiServerConfig& config() const { return config_; }
+
+  absl::StatusOr<std::string> GetJson(const std::string& path, absl::Duration timeout) {
+    std::lock_guard<std::mutex> l(oneoff_mu_);
+    if (Stopping()) return absl::CancelledError("stopped");
+    HttpResponse r = Get(&oneoff_, path, {}, timeout, /*gzip=*/false, nullptr, nullptr);
+    const std::string what = absl::StrCat("GET ", path, ": ", r.Describe());
+    if (!r.transport_ok()) return absl::UnavailableError(what);
+    switch (r.status) {
+      case 200:
+        return std::move(r.body);
+      case 404:
+        return absl::NotFoundError(what);
+      case 401:
+        token_.Invalidate();
+        return absl::UnauthenticatedError(what);
+      case 403:
+        return absl::PermissionDeniedError(what);
+      default:
+        return absl::UnavailableError(what);
+    }
+  }
 
  private:
   std::string KindList() const {
@@ -906,6 +928,9 @@ class ApiSource::Impl {
   PkeyPtr client_key_;
 
   std::vector<std::unique_ptr<KindState>> kinds_;
+  // GetJson: one request at a time, on an interrupter of its own.
+  std::mutex oneoff_mu_;
+  KindState oneoff_;
 
   absl::Mutex stop_mu_;
   bool started_ ABSL_GUARDED_BY(stop_mu_) = false;
@@ -918,6 +943,9 @@ class ApiSource::Impl {
 
 // ---- ApiSource -------------------------------------------------------------------
 
+absl::StatusOr<std::string> ApiSource::GetJson(const std::string& path, absl::Duration timeout) {
+  return impl_->GetJson(path, timeout);
+}
 ApiSource::ApiSource(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ApiSource::~ApiSource() = default;
 

@@ -136,6 +136,14 @@ class ApiSource {
   ApiSourceStats stats() const;
   const ApiServerConfig& config() const;
 
+  // One GET outside the list/watch loops (the agent's VRouter and Node at
+  // start and on its poll): the body of a 200. NotFound for 404 (also a CRD
+  // that is not installed), Unauthenticated/PermissionDenied for 401/403,
+  // Unavailable for transport failures and any other status. Connects
+  // within options.connect_timeout, reads within `timeout`. Serialised;
+  // interrupted by Stop().
+  absl::StatusOr<std::string> GetJson(const std::string& path, absl::Duration timeout);
+
  private:
   class Impl;  // keeps httplib and OpenSSL out of this header
   explicit ApiSource(std::unique_ptr<Impl> impl);
