@@ -3,7 +3,7 @@
 # baselines in one go and prints one markdown report (docs/BENCHMARKS.md
 # quotes it). A copy goes to build/bench-results/<UTC time>.md.
 #
-#   bash bench/run-all.sh [a] [b] [c] [d] [e] [f] [g] [h] [i] [j] [k] [l] [m] [n]    (default: all)
+#   bash bench/run-all.sh [a] [b] [c] [d] [e] [f] [g] [h] [i] [j] [k] [l] [m] [n] [o]    (default: all)
 #
 # a-d same node; e-g cross-node and control plane: e node_pps.sh, f
 # node_tcp.sh (two-node clusters, xvr vs a flannel-style kernel path), g
@@ -19,7 +19,10 @@
 # node and on a bridge with br_netfilter), m policy_cost.sh (per-packet cost
 # of an established and a first packet with 1, 100, 1 000 NetworkPolicies
 # vs none), n flow_gc.sh (agent CPU per GC pass over 1 M flows and at steady
-# state, vs a per-key walk of the same map).
+# state, vs a per-key walk of the same map). o capture_cost.sh (per-packet
+# cost of `xvrctl capture` in xdp_pod: off, on not matching, on matching).
+# p metrics_scrape.sh (GET /metrics wall time idle and with 100 000 flow
+# pairs, beside bpftool dumps of the counter and flow maps).
 #
 # Environment: BENCH_RUNS (runs per figure, default 5), BENCH_CNI_RUNS
 # (default 3), BENCH_CNI_PODS (default 200), BENCH_PPS_SECONDS and
@@ -32,7 +35,8 @@
 # BENCH_POLICY_COUNTS (m, "1 100 1000"), BENCH_POLICY_MISS_PACKETS (m,
 # 50000), BENCH_POLICY_REMOTE_PODS (m, 1000), BENCH_FLOWGC_RUNS (n, rounds,
 # 3), BENCH_FLOWGC_PAIRS (n, 1000000), BENCH_FLOWGC_TABLE (n, 2097152),
-# BENCH_FLOWGC_PERIODS (n, GC periods per round, 2).
+# BENCH_FLOWGC_PERIODS (n, GC periods per round, 2), BENCH_CAPTURE_PACKETS
+# (o, repetitions per run, 1000000).
 # Root only. Not part of `make test`. Figures from a busy machine are not
 # comparable with figures from an idle one: the report prints the load.
 set -euo pipefail
@@ -43,7 +47,7 @@ BUILD=${BENCH_BUILD:-$REPO/build}
 [[ $(id -u) == 0 ]] || { echo "bench: must run as root" >&2; exit 1; }
 
 sections=("$@")
-((${#sections[@]})) || sections=(a b c d e f g h i j k l m n)
+((${#sections[@]})) || sections=(a b c d e f g h i j k l m n o p)
 
 targets=(xvr-agent xvr-cni xvrctl xvr_bench_tools)
 [[ " ${sections[*]} " == *" g "* ]] && targets+=(xvr_routing_e2e_tests)
@@ -77,7 +81,9 @@ report() {
       l) bash "$BENCH_DIR/flow_crr.sh" ;;
       m) bash "$BENCH_DIR/policy_cost.sh" ;;
       n) bash "$BENCH_DIR/flow_gc.sh" ;;
-      *) echo "bench: unknown section '$s' (a b c d e f g h i j k l m n)" >&2; return 1 ;;
+      o) bash "$BENCH_DIR/capture_cost.sh" ;;
+      p) bash "$BENCH_DIR/metrics_scrape.sh" ;;
+      *) echo "bench: unknown section '$s' (a b c d e f g h i j k l m n o p)" >&2; return 1 ;;
     esac
   done
   echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."

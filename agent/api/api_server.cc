@@ -188,11 +188,25 @@ void ApiServer::Route(httplib::Server& svr) {
 
   svr.Get(kHealthzPath, Guard([this](const auto& q, auto& r) { HandleHealthz(q, r); }));
   svr.Get(kStatsPath, Guard([this](const auto& q, auto& r) { HandleStats(q, r); }));
+  // The CNI plugin's calls, timed for the metrics.
+  auto timed = [this](const char* op, httplib::Server::Handler h) -> httplib::Server::Handler {
+    if (!opts_.on_cni_request) return h;
+    return [this, op, h = std::move(h)](const httplib::Request& req, httplib::Response& res) {
+      const auto t0 = std::chrono::steady_clock::now();
+      h(req, res);
+      opts_.on_cni_request(
+          op, res.status,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    };
+  };
   svr.Get(kEndpointsPath, Guard([this](const auto& q, auto& r) { HandleList(q, r); }));
-  svr.Post(kEndpointsPath, Guard([this](const auto& q, auto& r) { HandleRegister(q, r); }));
-  svr.Get(kEndpointPattern, Guard([this](const auto& q, auto& r) { HandleGet(q, r); }));
-  svr.Delete(kEndpointPattern, Guard([this](const auto& q, auto& r) { HandleDelete(q, r); }));
-  svr.Post(kGcPath, Guard([this](const auto& q, auto& r) { HandleGc(q, r); }));
+  svr.Post(kEndpointsPath,
+           timed("add", Guard([this](const auto& q, auto& r) { HandleRegister(q, r); })));
+  svr.Get(kEndpointPattern,
+          timed("check", Guard([this](const auto& q, auto& r) { HandleGet(q, r); })));
+  svr.Delete(kEndpointPattern,
+             timed("del", Guard([this](const auto& q, auto& r) { HandleDelete(q, r); })));
+  svr.Post(kGcPath, timed("gc", Guard([this](const auto& q, auto& r) { HandleGc(q, r); })));
   for (const auto& [path, view] : opts_.views) {
     svr.Get(path, Guard([view = view](const auto&, auto& r) {
       r.status = 200;

@@ -50,6 +50,12 @@ struct ApiServerOptions {
   using QueryHandler = std::function<absl::StatusOr<nlohmann::json>(const QueryParams&)>;
   std::map<std::string, QueryHandler> query_views;
   std::map<std::string, QueryHandler> actions;
+  // Optional: told about every request of the CNI plugin's calls, after the
+  // answer is built: op "add" (POST /v1/endpoints), "del" (DELETE
+  // /v1/endpoints/ID/IF), "check" (GET /v1/endpoints/ID/IF), "gc" (POST
+  // /v1/gc), the HTTP status and the handling time. Called on a server
+  // thread.
+  std::function<void(const char* op, int status, double seconds)> on_cni_request;
 };
 
 class ApiServer {

@@ -4,13 +4,16 @@
 
 #include <atomic>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "agent/api/api_server.h"
 #include "agent/common/status_macros.h"
 #include "agent/config/vrouter.h"
+#include "agent/config/vrouter_reload.h"
 #include "agent/dataplane/bpf_dataplane.h"
 #include "agent/endpoints/endpoint_manager.h"
 #include "agent/events/drop_events.h"
@@ -23,8 +26,14 @@
 #include "agent/flows/pod_names.h"
 #include "agent/k8s/cluster_state.h"
 #include "agent/k8s/api_source.h"
+#include "agent/k8s/debounced_reconciler.h"
 #include "agent/k8s/manifests_source.h"
 #include "agent/k8s/sources_json.h"
+#include "agent/k8s/vrouter_source.h"
+#include "agent/metrics/agent_metrics.h"
+#include "agent/metrics/json_log.h"
+#include "agent/metrics/map_fill.h"
+#include "agent/metrics/metrics_server.h"
 #include "agent/netlink/link_watcher.h"
 #include "agent/netlink/neigh_watcher.h"
 #include "agent/netlink/nl.h"
@@ -49,9 +58,8 @@ namespace {
 void SetupLogging(const VRouterConfig& cfg) {
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
   if (cfg.log_format == LogFormat::kJson) {
-    spdlog::set_pattern(
-        R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","node":")" + cfg.node_name +
-        R"(","msg":"%v"})");
+    // One JSON object per line; message and logger name JSON-escaped.
+    spdlog::set_formatter(metrics::MakeJsonLogFormatter(cfg.node_name));
   } else {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   }
@@ -101,8 +109,34 @@ absl::Status RunAgent(const AgentFlags& flags) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  ASSIGN_OR_RETURN(VRouterConfig cfg, LoadVRouterFile(flags.config_path));
+  // The VRouter (docs/VROUTER.md): with an API server, the object named
+  // after this node, else --vrouter, else the --config file; a shared
+  // object is completed from NODE_NAME and the Node's spec.podCIDR.
+  std::optional<k8s::ApiServerConfig> api_config;
+  if (!flags.kubeconfig.empty()) {
+    ASSIGN_OR_RETURN(api_config, k8s::LoadKubeconfig(flags.kubeconfig));
+  } else if (flags.in_cluster) {
+    ASSIGN_OR_RETURN(api_config, k8s::InClusterConfig());
+  }
+  k8s::VRouterSourceOptions vrouter_opts;
+  vrouter_opts.node_name = api_config ? flags.node_name : "";
+  vrouter_opts.vrouter_name = flags.vrouter_name;
+  vrouter_opts.file = flags.config_path;
+  vrouter_opts.poll_interval = absl::Seconds(flags.vrouter_poll_seconds);
+  // The DaemonSet's nodes: the fabric is the default route's NIC unless
+  // the VRouter names one. Labs (--kubeconfig) keep "no fabricInterface =
+  // no fabric".
+  if (!flags.in_cluster) vrouter_opts.default_ifname = nullptr;
+  ASSIGN_OR_RETURN(std::unique_ptr<k8s::VRouterSource> vrouter_source,
+                   k8s::VRouterSource::Create(api_config ? &*api_config : nullptr,
+                                              std::move(vrouter_opts)));
+  ASSIGN_OR_RETURN(const k8s::LoadedVRouter loaded_vrouter, vrouter_source->Load());
+  VRouterConfig cfg = loaded_vrouter.config;
   SetupLogging(cfg);
+  spdlog::info("VRouter from {} {}{}", loaded_vrouter.source, loaded_vrouter.object,
+               loaded_vrouter.resource_version.empty()
+                   ? std::string()
+                   : absl::StrCat(" (resourceVersion ", loaded_vrouter.resource_version, ")"));
   spdlog::info("xvr-agent on node {}: podCIDR {}, gateway {}, mode {}, podAttach {}",
                cfg.node_name, cfg.pod_cidr.ToString(), cfg.gateway_ip.ToString(),
                AgentModeName(cfg.agent_mode), PodAttachName(cfg.pod_attach));
@@ -110,6 +144,33 @@ absl::Status RunAgent(const AgentFlags& flags) {
     return absl::InvalidArgumentError(
         absl::StrCat("--manifests ", flags.manifests_dir, ": not a directory"));
   }
+
+  // The metrics listener claims its address before the data path is
+  // touched: a taken port is a start-up error naming the address. It
+  // answers once the components below exist (connections wait in the
+  // backlog until then).
+  metrics::AgentMetrics agent_metrics({.node = cfg.node_name});
+  k8s::SetReconcileObserver([&agent_metrics](const std::string& name, absl::Duration took,
+                                             bool ok) {
+    agent_metrics.ObserveReconcile(name, took, ok);
+  });
+  absl::Cleanup clear_reconcile_observer = [] { k8s::SetReconcileObserver(nullptr); };
+  absl::Mutex readiness_mu;
+  metrics::Readiness readiness{false, "starting"};
+  auto set_readiness = [&](bool ready, std::string reason) {
+    absl::MutexLock l(&readiness_mu);
+    readiness = {ready, std::move(reason)};
+  };
+  metrics::MetricsServer metrics_server({
+      .address = cfg.metrics_address,
+      .render = [&agent_metrics] { return agent_metrics.Render(); },
+      .readiness =
+          [&] {
+            absl::MutexLock l(&readiness_mu);
+            return readiness;
+          },
+  });
+  if (!cfg.metrics_address.empty()) RETURN_IF_ERROR(metrics_server.Bind());
 
   ASSIGN_OR_RETURN(std::unique_ptr<BpfDataplane> dp,
                    BpfDataplane::Create(DataplaneOptions(cfg)));
@@ -316,8 +377,73 @@ absl::Status RunAgent(const AgentFlags& flags) {
     }
     return nlohmann::json{{"remoteNodes", arr}};
   };
+  api_opts.on_cni_request = [&agent_metrics](const char* op, int status, double seconds) {
+    agent_metrics.ObserveCniRequest(op, status, seconds);
+  };
+  api_opts.views["/v1/status"] = [&] {
+    absl::MutexLock l(&readiness_mu);
+    return nlohmann::json{{"node", cfg.node_name},
+                          {"version", metrics::XvrVersion()},
+                          {"ready", readiness.ready},
+                          {"notReadyReason", readiness.ready ? "" : readiness.reason},
+                          {"metricsAddress", metrics_server.bound_address()}};
+  };
+  // VRouter edits: live fields to their components, the others reported as
+  // needing a restart (GET /v1/config, docs/VROUTER.md).
+  ASSIGN_OR_RETURN(auto node_cfg_map, (BpfMap<__u32, xvr_node_cfg>::OpenPinned(
+                                          dp->maps_dir() + "/" XVR_MAP_NODE)));
+  VRouterReloader vrouter_reloader(
+      loaded_vrouter.config, loaded_vrouter.source, loaded_vrouter.object,
+      loaded_vrouter.resource_version,
+      {.logging = [](const VRouterConfig& c) { SetupLogging(c); },
+       .events_per_second = [&node_cfg_map](uint32_t eps) -> absl::Status {
+         ASSIGN_OR_RETURN(xvr_node_cfg n, node_cfg_map.Lookup(0));
+         n.events_per_sec = eps;
+         return node_cfg_map.Update(0, n);
+       },
+       .flow_timeouts = [&flow_table](const FlowTimeouts& t,
+                                      uint32_t gc) { flow_table.SetTimeouts(t, gc); },
+       .flow_events = [&flow_cfg](bool on) { return flow_cfg->writer().SetEventsEnabled(on); }});
+  api_opts.views["/v1/config"] = [&] {
+    nlohmann::json j = vrouter_reloader.ToJson();
+    j["watch"] = vrouter_source->Status();
+    j["fallbackReason"] = loaded_vrouter.fallback_reason;
+    return j;
+  };
   ApiServer api(api_opts, *endpoints);
   RETURN_IF_ERROR(api.Start());
+
+  // Metrics: read from the components above at scrape time; map entry
+  // counts from a background walk.
+  metrics::MapFillCollector map_fill(dp->maps_dir(), metrics::DefaultCountedMaps());
+  // Stopped before the components the collectors read go away, on every
+  // return path (both Stop()s are idempotent).
+  absl::Cleanup stop_metrics = [&] {
+    metrics_server.Stop();
+    map_fill.Stop();
+  };
+  if (!cfg.metrics_address.empty()) {
+    map_fill.Start();
+    metrics::AgentMetricsSources msrc;
+    msrc.counters = [&dp] { return dp->ReadCounters(); };
+    msrc.events = [&dp] {
+      const BpfDataplane::EventCounts c = dp->ReadEventCounts();
+      return metrics::EventLoss{c.lost, c.suppressed};
+    };
+    msrc.flows = [&flow_table] { return flow_table.LastStats(); };
+    msrc.flow_counters = [&flow_maps] { return flow_maps->Counters(); };
+    msrc.map_fill = [&map_fill] { return map_fill.Snapshot(); };
+    if (api_source) msrc.api_source = [&api_source] { return api_source->stats(); };
+    msrc.rtnl = {{"route", [&route_watcher] { return route_watcher.stats(); }},
+                 {"neigh", [&neigh_watcher] { return neigh_watcher.stats(); }}};
+    msrc.link = [&links] { return links.stats(); };
+    msrc.ready = [&api] { return api.ready(); };
+    msrc.scrapes = [&metrics_server] { return metrics_server.scrapes(); };
+    agent_metrics.SetSources(std::move(msrc));
+    RETURN_IF_ERROR(metrics_server.Serve());
+  }
+  set_readiness(false, api_source ? "waiting for the first list of the Kubernetes API server"
+                                  : "starting");
   // Ready (CNI ADD accepted) once the cluster's state is known: with the
   // API server, after the first full list of every kind.
   std::atomic<bool> stopping{false};
@@ -329,6 +455,7 @@ absl::Status RunAgent(const AgentFlags& flags) {
         absl::Status s = api_source->WaitForSync(absl::Seconds(1));
         if (s.ok()) {
           api.SetReady(true);
+          set_readiness(true, "");
           spdlog::info("ready: Kubernetes objects listed");
           return;
         }
@@ -336,12 +463,28 @@ absl::Status RunAgent(const AgentFlags& flags) {
     });
   } else {
     api.SetReady(true);
+    set_readiness(true, "");
     spdlog::info("ready: API on {}", cfg.api_socket);
   }
+  if (!cfg.metrics_address.empty()) {
+    spdlog::info("metricsAddress {} (bound {})", cfg.metrics_address,
+                 metrics_server.bound_address());
+  }
+
+  vrouter_source->Start(
+      [&vrouter_reloader](const k8s::LoadedVRouter& v) {
+        vrouter_reloader.Update(v.config, v.source, v.object, v.resource_version);
+      },
+      [&vrouter_reloader](const std::string& e) { vrouter_reloader.Invalid(e); });
+  absl::Cleanup stop_vrouter_source = [&vrouter_source] { vrouter_source->Stop(); };
 
   WaitForTermination();
+  vrouter_source->Stop();
   stopping.store(true);
+  set_readiness(false, "stopping");
   if (ready_waiter.joinable()) ready_waiter.join();
+  metrics_server.Stop();
+  map_fill.Stop();
   api.Stop();
   links.Stop();
   drops.Stop();

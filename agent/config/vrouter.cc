@@ -240,7 +240,7 @@ absl::Status ParseSpec(const YAML::Node& spec, VRouterConfig* cfg) {
                              "fabricInterface", "bpfRoot", "apiSocket", "stateDir", "mtu",
                              "hostInterface", "hostPeerInterface", "logLevel", "logFormat",
                              "eventsPerSecond", "overlay", "clusterCIDR", "masquerade",
-                             "serviceCIDR", "flows"}));
+                             "serviceCIDR", "flows", "metricsAddress"}));
 
   ASSIGN_OR_RETURN(std::optional<std::string> node_name,
                    GetString(spec, "nodeName", "spec.nodeName"));
@@ -361,6 +361,17 @@ absl::Status ParseSpec(const YAML::Node& spec, VRouterConfig* cfg) {
     cfg->events_per_second = static_cast<uint32_t>(*eps);
   }
   RETURN_IF_ERROR(ParseFlows(spec, cfg));
+  ASSIGN_OR_RETURN(std::optional<std::string> metrics,
+                   GetString(spec, "metricsAddress", "spec.metricsAddress"));
+  if (metrics) {
+    if (!metrics->empty()) {
+      std::string host;
+      uint16_t port = 0;
+      absl::Status st = ParseHostPort(*metrics, &host, &port);
+      if (!st.ok()) return FieldError("spec.metricsAddress", st.message());
+    }
+    cfg->metrics_address = *metrics;
+  }
   return absl::OkStatus();
 }
 
@@ -429,6 +440,43 @@ absl::StatusOr<VRouterConfig> LoadVRouterFile(const std::string& path) {
     return absl::Status(cfg.status().code(), absl::StrCat(path, ": ", cfg.status().message()));
   }
   return cfg;
+}
+
+absl::Status ParseHostPort(absl::string_view s, std::string* host, uint16_t* port) {
+  const size_t colon = s.rfind(':');
+  if (colon == absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("must be host:port, got \"", s, "\""));
+  }
+  absl::string_view h = s.substr(0, colon);
+  absl::string_view p = s.substr(colon + 1);
+  int64_t pv = -1;
+  if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != absl::string_view::npos ||
+      !absl::SimpleAtoi(p, &pv) || pv > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("port must be an integer between 0 and 65535, got \"", p, "\""));
+  }
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
+    h = h.substr(1, h.size() - 2);
+    if (h.empty() || h.find_first_not_of("0123456789abcdefABCDEF:.") != absl::string_view::npos ||
+        h.find(':') == absl::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("invalid IPv6 address in \"", s, "\""));
+    }
+  } else if (h.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("host missing in \"", s, "\" (use 0.0.0.0:PORT for every address)"));
+  } else if (h.find(':') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("an IPv6 host must be in brackets, got \"", s, "\""));
+  } else if (h.find_first_not_of("0123456789.") == absl::string_view::npos) {
+    if (!Ipv4Addr::Parse(h).ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("invalid IPv4 address \"", h, "\""));
+    }
+  } else if (!IsDns1123Subdomain(h)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid host name \"", h, "\""));
+  }
+  *host = std::string(h);
+  *port = static_cast<uint16_t>(pv);
+  return absl::OkStatus();
 }
 
 const char* AgentModeName(AgentMode m) {

@@ -101,6 +101,9 @@ struct VRouterConfig {
   LogFormat log_format = LogFormat::kText;
   uint32_t events_per_second = 100;  // drop events per CPU per second, 0 = none
   FlowsConfig flows;
+  // spec.metricsAddress: "host:port" of the Prometheus /metrics, /healthz and
+  // /readyz TCP listener; "" turns it off; port 0 binds an ephemeral port.
+  std::string metrics_address = "0.0.0.0:9890";
 };
 
 // Parses one YAML document holding a VRouter object. Every error message
@@ -108,6 +111,10 @@ struct VRouterConfig {
 absl::StatusOr<VRouterConfig> ParseVRouter(const std::string& yaml_text);
 // Reads and parses a file; errors are prefixed with the file name.
 absl::StatusOr<VRouterConfig> LoadVRouterFile(const std::string& path);
+
+// Splits "host:port" (host an IPv4 address, a DNS name or "[v6]"; port
+// 0-65535). Used for spec.metricsAddress.
+absl::Status ParseHostPort(absl::string_view s, std::string* host, uint16_t* port);
 
 const char* AgentModeName(AgentMode m);
 const char* PodAttachName(PodAttach a);

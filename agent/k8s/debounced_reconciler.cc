@@ -11,7 +11,21 @@ namespace {
 // How often the worker looks again while the sources have not listed yet.
 constexpr absl::Duration kSyncPoll = absl::Milliseconds(100);
 
+absl::Mutex g_observer_mu(absl::kConstInit);
+ReconcileObserver* g_observer ABSL_GUARDED_BY(g_observer_mu) = nullptr;
+
+void NotifyObserver(const std::string& name, absl::Duration took, bool ok) {
+  absl::MutexLock l(&g_observer_mu);
+  if (g_observer != nullptr && *g_observer) (*g_observer)(name, took, ok);
+}
+
 }  // namespace
+
+void SetReconcileObserver(ReconcileObserver observer) {
+  absl::MutexLock l(&g_observer_mu);
+  delete g_observer;
+  g_observer = observer ? new ReconcileObserver(std::move(observer)) : nullptr;
+}
 
 // The ClusterState listener's way back to the reconciler; Stop() cuts it
 // under the lock, so a notification still in flight on another thread never
@@ -115,9 +129,17 @@ void DebouncedReconciler::Run() {
     unprogrammed_since_.reset();
     mu_.Unlock();
 
+    const absl::Time began = absl::Now();
     const absl::Status s = cb_.reconcile(since);
     const absl::Time done = absl::Now();
     const bool waiting = absl::IsUnavailable(s) && !(cb_.synced && cb_.synced());
+    if (!waiting) {
+      if (opts_.on_reconciled) {
+        opts_.on_reconciled(done - began, s.ok());
+      } else {
+        NotifyObserver(opts_.log_name, done - began, s.ok());
+      }
+    }
     if (s.ok()) {
       logged_wait = false;
     } else if (waiting) {

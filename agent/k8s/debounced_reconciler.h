@@ -36,7 +36,18 @@ struct DebouncedReconcilerOptions {
   absl::Duration retry_delay = absl::Seconds(1);
   // How often `tick` is called; zero: never.
   absl::Duration tick_interval = absl::ZeroDuration();
+  // Optional: told how long each reconcile took and whether it succeeded
+  // (waits for the sources' first list are not reported). Called on the
+  // worker thread. When unset, the process-wide observer (below) is.
+  std::function<void(absl::Duration took, bool ok)> on_reconciled = nullptr;
 };
+
+// Process-wide observer of every reconciler without its own on_reconciled,
+// keyed by log_name ("services", "policy"): the agent's metrics. Pass
+// nullptr to clear. Thread-safe.
+using ReconcileObserver =
+    std::function<void(const std::string& name, absl::Duration took, bool ok)>;
+void SetReconcileObserver(ReconcileObserver observer);
 
 struct DebouncedReconcilerCallbacks {
   // Whether a ClusterState change needs a reconcile.

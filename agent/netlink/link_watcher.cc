@@ -31,7 +31,9 @@ void LinkWatcher::Stop() {
 int LinkWatcher::OnMessage(nl_msg* msg, void* arg) {
   auto* self = static_cast<LinkWatcher*>(arg);
   nlmsghdr* hdr = nlmsg_hdr(msg);
+  self->events_.fetch_add(1, std::memory_order_relaxed);
   if (hdr->nlmsg_type != RTM_DELLINK) return NL_OK;
+  self->deleted_.fetch_add(1, std::memory_order_relaxed);
   nl_msg_parse(
       msg,
       [](nl_object* obj, void* a) {
@@ -53,9 +55,11 @@ void LinkWatcher::Run() {
     int err = nl_recvmsgs_default(sock_.get());
     if (err == -NLE_NOMEM || err == -NLE_MSG_OVERFLOW) {
       // ENOBUFS: the kernel dropped events for us. Re-check everything.
+      overruns_.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("link events lost ({}), resyncing", nl_geterror(err));
       if (cb_.on_resync) cb_.on_resync();
     } else if (err < 0 && err != -NLE_AGAIN) {
+      errors_.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("link watcher: {}", nl_geterror(err));
     }
   }

@@ -13,6 +13,14 @@
 
 namespace xvr {
 
+// What the watcher saw, for the agent's metrics.
+struct LinkWatcherStats {
+  uint64_t events = 0;    // link messages received (any type)
+  uint64_t deleted = 0;   // RTM_DELLINK
+  uint64_t overruns = 0;  // events lost to a full socket buffer (→ resync)
+  uint64_t errors = 0;    // other receive errors
+};
+
 class LinkWatcher {
  public:
   struct Callbacks {
@@ -28,6 +36,9 @@ class LinkWatcher {
 
   absl::Status Start();
   void Stop();
+  LinkWatcherStats stats() const {
+    return {events_.load(), deleted_.load(), overruns_.load(), errors_.load()};
+  }
 
  private:
   void Run();
@@ -36,6 +47,7 @@ class LinkWatcher {
   Callbacks cb_;
   NlSock sock_;
   std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> events_{0}, deleted_{0}, overruns_{0}, errors_{0};
   std::thread thread_;
 };
 

@@ -186,6 +186,7 @@ spec:
   hostInterface: $HOST_IF
   hostPeerInterface: $HOST_PEER
   mtu: 1500
+  metricsAddress: "127.0.0.1:0"   # root netns: never collide with a real agent's port
 EOF
 "$XVR_BIN/xvr-agent" --config "$WORK/vrouter.yaml" </dev/null >"$WORK/agent.log" 2>&1 &
 AGENT_PID=$!
