@@ -235,6 +235,29 @@ EOF
       note "The same connection now times out: n2's xdp_fabric judged it on arrival (ingress is enforced by the receiving node)."
     fi
     show "$XVR_BIN/xvrctl" --socket "$(lab path "$CL/n2" socket)" drops || MULTI_FAILED=1
+    step "M6. Packet capture at the hook and Prometheus metrics"
+    CAPF=$(mktemp /tmp/xvr-demo-XXXXXX.pcap)
+    # Captured in BPF where xdp_fabric drops it: no tcpdump could see this.
+    "$XVR_BIN/xvrctl" --socket "$(lab path "$CL/n2" socket)" capture \
+      --bpf-root "$(lab path "$CL/n2" bpfroot)" --reason policy_denied_ingress -c 1 -w "$CAPF" 2>"$CAPF.err" &
+    CAP_PID=$!
+    for ((i = 0; i < 50; i++)); do grep -q '^xvrctl capture: ' "$CAPF.err" 2>/dev/null && break; sleep 0.1; done
+    lab exec "$CL/n1" pod1 python3 "$REPO/test/e2e/svc_tool.py" tcp 10.96.0.10 80 1 >/dev/null 2>&1 || true
+    for ((i = 0; i < 50; i++)); do kill -0 "$CAP_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -INT "$CAP_PID" 2>/dev/null || true
+    wait "$CAP_PID" 2>/dev/null || true
+    show tshark -r "$CAPF" -T fields -e frame.time_relative -e nflog.prefix -e ip.src -e ip.dst -e tcp.dstport \
+      -E header=y || MULTI_FAILED=1
+    if ! tshark -r "$CAPF" -T fields -e nflog.prefix 2>/dev/null | grep -q 'xdp_fabric drop policy_denied_ingress'; then
+      printf '%s!! the capture did not show the denied SYN%s\n' "$B" "$N"
+      MULTI_FAILED=1
+    fi
+    note "xvrctl capture wrote the SYN that n2's xdp_fabric dropped, with hook, verdict and reason in the pcap (NFLOG prefix); tshark and Wireshark read it."
+    rm -f "$CAPF" "$CAPF.err"
+    MRE='^xvr_(drops_total[{]|packets_total[{]hook="xdp_fabric"|flows_active |ready )'
+    printf '%s$ %s%s\n' "$C" "scripts/xvr-lab metrics $CL/n2 | grep -E '$MRE'" "$N"
+    lab metrics "$CL/n2" | grep -E "$MRE" || MULTI_FAILED=1
+    note "The same counters on /metrics (spec.metricsAddress, default :9890), for Prometheus; /healthz and /readyz are the DaemonSet's probes."
     rm -f "$MAN/demo-np.yaml"
     kill "$SVC_SERVER" 2>/dev/null || true
   fi

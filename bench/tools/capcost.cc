@@ -35,7 +35,7 @@ constexpr uint8_t kTtl = 64;
 
 struct Options {
   std::string pin_root;
-  std::string host_a, pod_a, host_b, pod_b;
+  PodPairNames names;
   uint32_t packets = 1'000'000;
   int runs = 5;
   int cpu = -1;
@@ -96,7 +96,7 @@ absl::Status PinCpu(int cpu) {
 
 absl::Status Run(const Options& o) {
   RETURN_IF_ERROR(PinCpu(o.cpu));
-  ASSIGN_OR_RETURN(Topology t, ReadTopology({o.host_a, o.pod_a, o.host_b, o.pod_b}));
+  ASSIGN_OR_RETURN(Topology t, ReadTopology(o.names));
   const Frame frame = BuildUdpFrame(t.pod_mac_a, t.host_mac_a, t.ip_a, t.ip_b, kTtl);
   ASSIGN_OR_RETURN(const uint32_t nobody, ParseIpv4("10.99.0.99"));
 
@@ -204,11 +204,7 @@ absl::Status Run(const Options& o) {
 int main(int argc, char** argv) {
   xvr::bench::Options o;
   CLI::App app{"ns/packet of xdp_pod with xvrctl capture off, on not matching, on matching"};
-  app.add_option("--pin-root", o.pin_root, "private bpffs directory for the maps")->required();
-  app.add_option("--host-a", o.host_a, "host end of pod A's veth (ingress)")->required();
-  app.add_option("--pod-a", o.pod_a, "pod end of pod A's veth (source MAC)")->required();
-  app.add_option("--host-b", o.host_b, "host end of pod B's veth (devmap target)")->required();
-  app.add_option("--pod-b", o.pod_b, "pod end of pod B's veth (destination MAC)")->required();
+  AddPodPairOptions(app, &o.pin_root, &o.names);
   app.add_option("--packets", o.packets, "repetitions per run")->capture_default_str();
   app.add_option("--runs", o.runs, "runs (the median is reported)")->capture_default_str();
   app.add_option("--cpu", o.cpu, "pin the measuring thread to this CPU");

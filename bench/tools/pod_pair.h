@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -22,6 +23,15 @@ namespace xvr::bench {
 struct PodPairNames {
   std::string host_a, pod_a, host_b, pod_b;
 };
+
+// --pin-root and the four interface options, all required.
+inline void AddPodPairOptions(CLI::App& app, std::string* pin_root, PodPairNames* n) {
+  app.add_option("--pin-root", *pin_root, "private bpffs directory for the maps")->required();
+  app.add_option("--host-a", n->host_a, "host end of pod A's veth (ingress)")->required();
+  app.add_option("--pod-a", n->pod_a, "pod end of pod A's veth (source MAC)")->required();
+  app.add_option("--host-b", n->host_b, "host end of pod B's veth (devmap target)")->required();
+  app.add_option("--pod-b", n->pod_b, "pod end of pod B's veth (destination MAC)")->required();
+}
 
 struct Topology {
   uint32_t ifindex_a = 0, ifindex_b = 0;

@@ -36,7 +36,7 @@ constexpr uint8_t kTtl = 64;
 
 struct Options {
   std::string pin_root;
-  std::string host_a, pod_a, host_b, pod_b;
+  PodPairNames names;
   uint32_t packets = 1'000'000;
   int runs = 5;
   bool naive = false;
@@ -105,7 +105,7 @@ absl::Status Run(const Options& o) {
     CPU_SET(o.cpu, &set);
     if (sched_setaffinity(0, sizeof(set), &set) != 0) return ErrnoStatus(errno, "sched_setaffinity");
   }
-  ASSIGN_OR_RETURN(Topology t, ReadTopology({o.host_a, o.pod_a, o.host_b, o.pod_b}));
+  ASSIGN_OR_RETURN(Topology t, ReadTopology(o.names));
   const Frame frame = BuildUdpFrame(t.pod_mac_a, t.host_mac_a, t.ip_a, t.ip_b, kTtl);
 
   LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = o.pin_root.c_str());
@@ -198,11 +198,7 @@ absl::Status Run(const Options& o) {
 int main(int argc, char** argv) {
   xvr::bench::Options o;
   CLI::App app{"ns/packet of xdp_pod and tc_pod (BPF_PROG_TEST_RUN) beside empty programs"};
-  app.add_option("--pin-root", o.pin_root, "private bpffs directory for the maps")->required();
-  app.add_option("--host-a", o.host_a, "host end of pod A's veth (ingress)")->required();
-  app.add_option("--pod-a", o.pod_a, "pod end of pod A's veth (source MAC)")->required();
-  app.add_option("--host-b", o.host_b, "host end of pod B's veth (devmap target)")->required();
-  app.add_option("--pod-b", o.pod_b, "pod end of pod B's veth (destination MAC)")->required();
+  AddPodPairOptions(app, &o.pin_root, &o.names);
   app.add_option("--packets", o.packets, "repetitions per run")->capture_default_str();
   app.add_option("--runs", o.runs, "runs (the median is reported)")->capture_default_str();
   app.add_option("--cpu", o.cpu, "pin to this CPU");
