@@ -34,7 +34,7 @@ SOCK=$(lab path "$N1" socket)
 BPFROOT=$(lab path "$N1" bpfroot)
 NODE_NS=$(lab path "$N1" node-netns)
 MANIFESTS=$(jq -r .manifests <<<"$CLUSTER_JSON")
-assert_eq "$(in_node cat /proc/sys/net/ipv4/ip_forward)" 0 "ip_forward in the node"
+assert_kernel_path_off
 IP1=$(lab ip "$N1" pod1) IP2=$(lab ip "$N1" pod2) IP3=$(lab ip "$N1" pod3)
 log "pods: pod1 $IP1, pod2 $IP2, pod3 $IP3; hook $HOOK; bpf root $BPFROOT"
 ctl() { "$CTL" --socket "$SOCK" "$@"; }
@@ -93,10 +93,14 @@ log "1. xvrctl capture --pod default/pod2 -w a.pcap; ping pod1 -> pod2 (3), pod3
 "$CTL" --socket "$SOCK" capture --bpf-root "$BPFROOT" --pod default/pod2 -w "$WORK/a.pcap" 2>"$WORK/a.err" &
 CAP=$!
 wait_started "$WORK/a.err" "$CAP"
+snap cap1
 assert_eq "$(cap_enabled)" 1 "xvr_cap_cfg enabled while capturing"
 ping_pod pod1 "$IP2" 3 || fail "pod1 -> pod2 ping failed"
 ping_pod pod3 "$IP2" 2 && fail "pod3 -> pod2 ping went through the policy"
 sleep 0.3
+# The hook's own counters carried the packets the capture shows.
+assert_rose cap1 "$HOOK" redirect ok 6 packets "pod1 <-> pod2 pings"
+assert_rose cap1 "$HOOK" drop policy_denied_ingress 2 packets "pod3 -> pod2 denied"
 kill -INT "$CAP"
 wait "$CAP" || fail "capture exited with $?: $(cat "$WORK/a.err")"
 sed 's/^/    /' "$WORK/a.err"
